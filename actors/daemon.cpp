@@ -1,0 +1,179 @@
+// Daemon wiring: metrics and readiness first, then the actor system and its supervision tree,
+// then the HTTP server. Shutdown reverses it: stop taking work, drain actors, stop HTTP.
+#include "omed/actors/daemon.hpp"
+
+#include <csignal>
+#include <fstream>
+#include <pthread.h>
+#include <thread>
+
+#include "omed/actors/supervision.hpp"
+#include "omed/api/kinds.hpp"
+#include "omed/http/router.hpp"
+#include "omed/http/server.hpp"
+#include "omed/log/logger.hpp"
+#include "omed/metrics/registry.hpp"
+#include "omed/runtime/readiness.hpp"
+
+namespace omed::actors {
+
+namespace {
+
+struct SystemConfig : caf::actor_system_config {
+  explicit SystemConfig(size_t threads) {
+    set("scheduler.max-threads", threads);
+    add_message_types<caf::id_block::omed>();
+  }
+};
+
+// Until watches feed them (issue: k8s client), kind supervisors hold no resource actors; the
+// reconciler below is what they run once objects arrive.
+Reconciler logging_reconciler(const std::string& kind, const std::string& key) {
+  auto lg = std::make_shared<log::Logger>(kind, key);
+  return [lg](const json::Value& obj) {
+    lg->debug("reconcile").kv("resourceVersion", obj.at_path("metadata.resourceVersion")
+                                                   ? obj.at_path("metadata.resourceVersion")->as_string()
+                                                   : std::string());
+    return ReconcileOutcome{};
+  };
+}
+
+std::vector<ChildSpec> children_for(const DaemonConfig& cfg, metrics::Registry& reg) {
+  std::vector<ChildSpec> out;
+  if (cfg.role == "controller" || cfg.role == "standalone") {
+    for (auto& k : api::all_kinds()) {
+      KindOptions ko;
+      ko.kind = k.kind;
+      ko.supervision.metrics = &reg;
+      ko.supervision.seed = cfg.seed;
+      auto kind = k.kind;
+      ko.make_reconciler = [kind](const std::string& key) { return logging_reconciler(kind, key); };
+      ko.on_parked = [kind](const std::string& key, const std::string& err) {
+        log::Logger(kind, key).error("resource actor parked").kv("error", err);
+      };
+      out.push_back({"kind/" + k.kind, [ko](caf::local_actor* p) {
+                       return caf::actor_cast<caf::actor>(spawn_kind_supervisor(p, ko));
+                     }});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonConfig& cfg) {
+  log::Logger lg("daemon");
+  // Signals are taken by sigwait on this thread only: block them before any thread exists.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  metrics::Registry reg;
+  reg.add_process_metrics();
+  reg.gauge("omed_build_info", "omed build information; always 1.", {"version", "role"})
+    .with({OMED_VERSION, cfg.role})
+    .set(1);
+  runtime::Readiness ready;
+  ready.add("actors", "supervision tree not started");
+  reg.gauge_fn("omed_ready", "1 when every readiness gate is open.", [&ready] { return ready.ready() ? 1.0 : 0.0; });
+
+  SystemConfig syscfg(cfg.threads);
+  auto sys = std::make_unique<caf::actor_system>(syscfg);
+  auto* sysp = sys.get();
+  reg.gauge_fn("omed_actors_running", "Actors currently running in the actor system.",
+               [sysp] { return static_cast<double>(sysp->registry().running()); });
+
+  SupervisorOptions so;
+  so.metrics = &reg;
+  so.seed = cfg.seed;
+  auto root = spawn_root_supervisor(*sys, children_for(cfg, reg), so);
+
+  http::Router router(&reg);
+  router.add("GET", "/metrics", "metrics", [&reg](std::shared_ptr<http::Exchange> ex) {
+    ex->respond(http::Response::text(200, reg.expose(), "text/plain; version=0.0.4; charset=utf-8"));
+  });
+  router.add("GET", "/healthz", "healthz", [](std::shared_ptr<http::Exchange> ex) {
+    ex->respond(http::Response::text(200, "ok\n"));
+  });
+  router.add("GET", "/livez", "livez", [](std::shared_ptr<http::Exchange> ex) {
+    ex->respond(http::Response::text(200, "ok\n"));
+  });
+  router.add("GET", "/readyz", "readyz", [&ready](std::shared_ptr<http::Exchange> ex) {
+    bool ok = ready.ready();
+    bool verbose = ex->request().query.find("verbose") != std::string::npos;
+    ex->respond(http::Response::text(ok ? 200 : 503, verbose ? ready.verbose() : (ok ? "ok\n" : ready.verbose())));
+  });
+  http::ServerOptions ho;
+  ho.host = cfg.http_host;
+  ho.port = cfg.http_port;
+  http::Server server(ho, router.handler());
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    lg.error("cannot start the HTTP server").kv("error", e.what());
+    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  if (!cfg.port_file.empty()) {
+    std::ofstream pf(cfg.port_file);
+    pf << server.port() << "\n";
+  }
+  lg.info("omed started")
+    .kv("version", OMED_VERSION)
+    .kv("role", cfg.role)
+    .kv("http", cfg.http_host + ":" + std::to_string(server.port()))
+    .kv("threads", cfg.threads);
+
+  // The tree is up once the root answers with every child running.
+  {
+    caf::scoped_actor self{*sys};
+    self->request(root, std::chrono::seconds(10), children_atom_v)
+      .receive(
+        [&](std::vector<ChildInfo>& kids) {
+          bool all = true;
+          for (auto& k : kids)
+            all = all && k.state == "running";
+          if (all)
+            ready.open("actors");
+          else
+            ready.close("actors", "some supervised children are not running");
+        },
+        [&](caf::error& err) { ready.close("actors", "root supervisor did not answer: " + describe(err)); });
+  }
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  auto t0 = std::chrono::steady_clock::now();
+  lg.info("shutting down").kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  ready.close("actors", "shutting down");
+
+  // A hard deadline: if anything hangs, exit non-zero rather than linger.
+  std::thread([deadline = cfg.shutdown_timeout + std::chrono::milliseconds(2000)] {
+    std::this_thread::sleep_for(deadline);
+    log::Logger("daemon").error("shutdown did not finish in time; exiting");
+    std::_Exit(3);
+  }).detach();
+
+  {
+    caf::scoped_actor self{*sys};
+    auto budget = cfg.shutdown_timeout - std::chrono::milliseconds(1000);
+    bool drained = false;
+    self->request(root, budget, drain_atom_v)
+      .receive([&](caf::ok_atom) { drained = true; },
+               [&](caf::error& err) { lg.warn("drain incomplete; killing actors").kv("error", describe(err)); });
+    if (!drained)
+      self->send_exit(root, caf::exit_reason::kill);
+  }
+  server.stop();
+  // Our own scoped actors are gone by now; anything still running would be a leak.
+  auto still_running = sysp->registry().running();
+  sys.reset();  // joins the scheduler once every actor has terminated
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  lg.info("stopped").kv("shutdown_ms", ms).kv("actors_running", still_running);
+  return 0;
+}
+
+}  // namespace omed::actors

@@ -1,0 +1,201 @@
+// omed's command line: argument parsing and wiring only. Roles run the daemon; tool commands
+// (validate, version) answer and exit.
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "omed/actors/daemon.hpp"
+#include "omed/api/validation.hpp"
+#include "omed/common/strings.hpp"
+#include "omed/common/yaml.hpp"
+#include "omed/config/options.hpp"
+#include "omed/http/server.hpp"
+#include "omed/log/logger.hpp"
+
+using namespace omed;
+
+namespace {
+
+const char* kUsage = R"(omed - an LLM-serving operator for Kubernetes (ome.io/v1beta1)
+
+Usage:
+  omed <command> [flags]
+
+Commands:
+  controller    run the controller role (watches ome.io resources, renders workloads)
+  agent         run the node agent role (downloads and parses models on this node)
+  standalone    run everything in one process, for a laptop or CI
+  validate      check manifests offline: omed validate -f FILE [-f FILE...]
+  version       print the version
+
+Run 'omed <command> --help' for the flags of a command.
+)";
+
+config::Options daemon_options(const std::string& role) {
+  config::Options o;
+  o.add("config", config::OptionKind::String, "", "YAML file with option values (flags override it)")
+    .add("http-addr", config::OptionKind::String, "127.0.0.1:8080",
+         "HOST:PORT for /metrics, /healthz and /readyz (the in-cluster manifests use 0.0.0.0:8080)")
+    .add("log-level", config::OptionKind::String, "info", "debug, info, warn or error")
+    .add("log-format", config::OptionKind::String, "logfmt", "logfmt or json")
+    .add("threads", config::OptionKind::Int, "2", "actor scheduler threads")
+    .add("shutdown-timeout", config::OptionKind::Duration, "5s", "time allowed for an orderly shutdown")
+    .add("seed", config::OptionKind::Int, "1", "seed for restart jitter (deterministic runs)")
+    .add("port-file", config::OptionKind::String, "", "write the bound HTTP port to this file")
+    .add("help", config::OptionKind::Bool, "false", "show this help");
+  (void)role;
+  return o;
+}
+
+int run_role(const std::string& role, int argc, char** argv) {
+  auto opts = daemon_options(role);
+  std::vector<std::string> pos;
+  std::string err;
+  if (!opts.parse_args(argc, argv, 2, pos, err)) {
+    std::cerr << "omed " << role << ": " << err << "\n";
+    return 2;
+  }
+  if (opts.boolean("help")) {
+    std::cout << "Usage: omed " << role << " [flags]\n\nFlags:\n" << opts.help_text();
+    return 0;
+  }
+  if (!pos.empty()) {
+    std::cerr << "omed " << role << ": unexpected argument '" << pos[0] << "'\n";
+    return 2;
+  }
+  if (auto file = opts.str("config"); !file.empty()) {
+    std::ifstream f(file);
+    if (!f) {
+      std::cerr << "omed " << role << ": cannot read config file " << file << "\n";
+      return 2;
+    }
+    std::stringstream ss;
+    ss << f.rdbuf();
+    try {
+      if (!opts.load_file_values(yaml::parse_one(ss.str()), err)) {
+        std::cerr << "omed " << role << ": " << file << ": " << err << "\n";
+        return 2;
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "omed " << role << ": " << file << ": " << e.what() << "\n";
+      return 2;
+    }
+  }
+  log::Level lvl;
+  log::Format fmt;
+  if (!log::parse_level(opts.str("log-level"), lvl)) {
+    std::cerr << "omed " << role << ": --log-level must be debug, info, warn or error\n";
+    return 2;
+  }
+  if (!log::parse_format(opts.str("log-format"), fmt)) {
+    std::cerr << "omed " << role << ": --log-format must be logfmt or json\n";
+    return 2;
+  }
+  log::configure(lvl, fmt);
+  actors::DaemonConfig dc;
+  dc.role = role;
+  if (!http::split_host_port(opts.str("http-addr"), dc.http_host, dc.http_port)) {
+    std::cerr << "omed " << role << ": --http-addr must be HOST:PORT, got '" << opts.str("http-addr") << "'\n";
+    return 2;
+  }
+  if (opts.integer("threads") < 1 || opts.integer("threads") > 256) {
+    std::cerr << "omed " << role << ": --threads must be between 1 and 256\n";
+    return 2;
+  }
+  dc.threads = static_cast<size_t>(opts.integer("threads"));
+  dc.shutdown_timeout = opts.duration("shutdown-timeout");
+  if (dc.shutdown_timeout < std::chrono::milliseconds(1500)) {
+    std::cerr << "omed " << role << ": --shutdown-timeout must be at least 1500ms\n";
+    return 2;
+  }
+  dc.seed = static_cast<uint64_t>(opts.integer("seed"));
+  dc.port_file = opts.str("port-file");
+  return actors::run_daemon(dc);
+}
+
+int run_validate(int argc, char** argv) {
+  std::vector<std::string> files;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << "Usage: omed validate -f FILE [-f FILE...]\n\n"
+                   "Applies omed's admission (defaults, the CRD schema, and OME's webhook rules) to every\n"
+                   "ome.io document in the files and prints each error as the API server would.\n"
+                   "Exit code: 0 all valid, 1 some invalid, 2 unreadable input.\n";
+      return 0;
+    }
+    if ((a == "-f" || a == "--filename") && i + 1 < argc)
+      files.push_back(argv[++i]);
+    else if (str::starts_with(a, "--filename="))
+      files.push_back(a.substr(11));
+    else {
+      std::cerr << "omed validate: unexpected argument '" << a << "' (use -f FILE)\n";
+      return 2;
+    }
+  }
+  if (files.empty()) {
+    std::cerr << "omed validate: give at least one -f FILE\n";
+    return 2;
+  }
+  int bad = 0;
+  for (auto& f : files) {
+    std::ifstream in(f);
+    if (!in) {
+      std::cerr << "omed validate: cannot read " << f << "\n";
+      return 2;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::vector<json::Value> docs;
+    try {
+      docs = yaml::parse_all(ss.str());
+    } catch (const std::exception& e) {
+      std::cerr << f << ": " << e.what() << "\n";
+      return 2;
+    }
+    for (auto& d : docs) {
+      auto kind = d.string_or("kind");
+      auto name = d.at_path("metadata.name") && d.at_path("metadata.name")->is_string()
+                    ? d.at_path("metadata.name")->as_string()
+                    : std::string("<unnamed>");
+      if (d.string_or("apiVersion").rfind("ome.io/", 0) != 0) {
+        std::cout << f << ": " << kind << " " << name << ": skipped (not an ome.io object)\n";
+        continue;
+      }
+      auto r = api::validate_object(api::default_object(d));
+      for (auto& w : r.warnings)
+        std::cout << f << ": " << kind << " " << name << ": warning: " << w << "\n";
+      if (r.ok()) {
+        std::cout << f << ": " << kind << " " << name << ": valid\n";
+      } else {
+        ++bad;
+        std::cout << f << ": " << api::invalid_message(kind + ".ome.io", name, r.errors) << "\n";
+      }
+    }
+  }
+  return bad ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (cmd == "--version" || cmd == "version") {
+    std::cout << "omed " << OMED_VERSION << "\n";
+    return 0;
+  }
+  if (cmd == "controller" || cmd == "agent" || cmd == "standalone")
+    return run_role(cmd, argc, argv);
+  if (cmd == "validate")
+    return run_validate(argc, argv);
+  std::cerr << "omed: unknown command '" << cmd << "'\n\n" << kUsage;
+  return 2;
+}
