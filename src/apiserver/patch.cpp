@@ -1,0 +1,2 @@
+// Placeholder until the module lands.
+#include "omed/apiserver/patch.hpp"
