@@ -3,6 +3,7 @@
 #include "omed/actors/daemon.hpp"
 
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <pthread.h>
 #include <thread>
@@ -80,6 +81,26 @@ int run_daemon(const DaemonConfig& cfg) {
   ready.add("actors", "supervision tree not started");
   reg.gauge_fn("omed_ready", "1 when every readiness gate is open.", [&ready] { return ready.ready() ? 1.0 : 0.0; });
 
+  // The embedded API server comes first: the roles talk to it.
+  std::unique_ptr<apiserver::ApiServer> api;
+  if (cfg.apiserver) {
+    ready.add("apiserver", "not started");
+    auto ao = *cfg.apiserver;
+    ao.metrics = &reg;
+    try {
+      api = std::make_unique<apiserver::ApiServer>(ao);
+      api->start();
+      if (!cfg.crds_dir.empty()) {
+        auto n = api->load_crds(cfg.crds_dir);
+        lg.info("CRDs loaded").kv("dir", cfg.crds_dir).kv("count", n);
+      }
+    } catch (const std::exception& e) {
+      lg.error("cannot start the API server").kv("error", e.what());
+      return 1;
+    }
+    ready.open("apiserver");
+  }
+
   SystemConfig syscfg(cfg.threads);
   auto sys = std::make_unique<caf::actor_system>(syscfg);
   auto* sysp = sys.get();
@@ -115,6 +136,8 @@ int run_daemon(const DaemonConfig& cfg) {
   } catch (const std::exception& e) {
     lg.error("cannot start the HTTP server").kv("error", e.what());
     caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+    if (api)
+      api->stop();
     return 1;
   }
   if (!cfg.port_file.empty()) {
@@ -126,6 +149,13 @@ int run_daemon(const DaemonConfig& cfg) {
     .kv("role", cfg.role)
     .kv("http", cfg.http_host + ":" + std::to_string(server.port()))
     .kv("threads", cfg.threads);
+  if (api && !api->kubeconfig_path().empty()) {
+    // Humans start here: say where the cluster is and how to reach it.
+    std::fprintf(stdout,
+                 "\nomed API server: %s\nkubeconfig:      %s\ntry:             kubectl --kubeconfig %s get nodes,crds\n\n",
+                 api->url().c_str(), api->kubeconfig_path().c_str(), api->kubeconfig_path().c_str());
+    std::fflush(stdout);
+  }
 
   // The tree is up once the root answers with every child running.
   {
@@ -168,6 +198,8 @@ int run_daemon(const DaemonConfig& cfg) {
       self->send_exit(root, caf::exit_reason::kill);
   }
   server.stop();
+  if (api)
+    api->stop();
   // Our own scoped actors are gone by now; anything still running would be a leak.
   auto still_running = sysp->registry().running();
   sys.reset();  // joins the scheduler once every actor has terminated

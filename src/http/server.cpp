@@ -77,6 +77,18 @@ public:
     s->stream_end();
   }
 
+  void abort() override {
+    std::shared_ptr<SessionBase> s;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (closed_)
+        return;
+      s = session_;
+    }
+    if (s)
+      s->close();
+  }
+
   bool closed() const override {
     std::lock_guard<std::mutex> lk(mu_);
     return closed_ || ended_;

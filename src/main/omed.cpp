@@ -24,7 +24,8 @@ Usage:
 Commands:
   controller    run the controller role (watches ome.io resources, renders workloads)
   agent         run the node agent role (downloads and parses models on this node)
-  standalone    run everything in one process, for a laptop or CI
+  standalone    run everything in one process, for a laptop or CI (embedded API server included)
+  apiserver     run only the embedded Kubernetes-compatible API server
   validate      check manifests offline: omed validate -f FILE [-f FILE...]
   version       print the version
 
@@ -43,7 +44,27 @@ config::Options daemon_options(const std::string& role) {
     .add("seed", config::OptionKind::Int, "1", "seed for restart jitter (deterministic runs)")
     .add("port-file", config::OptionKind::String, "", "write the bound HTTP port to this file")
     .add("help", config::OptionKind::Bool, "false", "show this help");
-  (void)role;
+  if (role == "standalone" || role == "apiserver") {
+    bool standalone = role == "standalone";
+    o.add("data-dir", config::OptionKind::String, standalone ? ".omed" : "",
+          "durable storage and the kubeconfig go here (empty: in memory)")
+      .add("host", config::OptionKind::String, "127.0.0.1", "API server listen address")
+      .add("port", config::OptionKind::Int, standalone ? "6443" : "0", "API server port (0 picks a free one)")
+      .add("tls", config::OptionKind::Bool, "true", "serve https with a generated CA (written into the kubeconfig)")
+      .add("kubeconfig", config::OptionKind::String, "", "where to write the kubeconfig (default DATA_DIR/kubeconfig)")
+      .add("crds", config::OptionKind::String, standalone ? "deploy/crds" : "",
+           "load the CustomResourceDefinitions in this directory at start")
+      .add("builtin-schemas", config::OptionKind::String, "",
+           "validate built-in kinds against the OpenAPI v3 documents in this directory")
+      .add("history-limit", config::OptionKind::Int, "200000", "watch events kept; older starting points get 410")
+      .add("bookmark-interval", config::OptionKind::Duration, "60s", "how often watches with bookmarks get one")
+      .add("fault-seed", config::OptionKind::Int, "1", "seed of the fault injector")
+      .add("fault-drop-watch", config::OptionKind::String, "0", "probability per watch event of dropping the stream")
+      .add("fault-429", config::OptionKind::String, "0", "probability of 429 Too Many Requests per request")
+      .add("fault-500", config::OptionKind::String, "0", "probability of 500 per request")
+      .add("fault-watch-410", config::OptionKind::String, "0", "probability that a resumed watch gets 410 Expired")
+      .add("fault-latency", config::OptionKind::Duration, "0ms", "latency added to every request");
+  }
   return o;
 }
 
@@ -110,6 +131,42 @@ int run_role(const std::string& role, int argc, char** argv) {
   }
   dc.seed = static_cast<uint64_t>(opts.integer("seed"));
   dc.port_file = opts.str("port-file");
+  if (role == "standalone" || role == "apiserver") {
+    apiserver::ApiServerOptions ao;
+    ao.host = opts.str("host");
+    if (opts.integer("port") < 0 || opts.integer("port") > 65535) {
+      std::cerr << "omed " << role << ": --port must be between 0 and 65535\n";
+      return 2;
+    }
+    ao.port = static_cast<uint16_t>(opts.integer("port"));
+    ao.tls = opts.boolean("tls");
+    ao.data_dir = opts.str("data-dir");
+    ao.kubeconfig_path = opts.str("kubeconfig");
+    ao.builtin_schemas_dir = opts.str("builtin-schemas");
+    ao.history_limit = static_cast<size_t>(std::max<int64_t>(1000, opts.integer("history-limit")));
+    ao.bookmark_interval = opts.duration("bookmark-interval");
+    auto prob = [&](const char* name, double& out) {
+      try {
+        out = std::stod(opts.str(name));
+      } catch (...) {
+        out = -1;
+      }
+      if (out < 0 || out > 1) {
+        std::cerr << "omed " << role << ": --" << name << " must be a probability between 0 and 1\n";
+        return false;
+      }
+      return true;
+    };
+    ao.faults.seed = static_cast<uint64_t>(opts.integer("fault-seed"));
+    if (!prob("fault-drop-watch", ao.faults.drop_watch) || !prob("fault-429", ao.faults.too_many_requests) ||
+        !prob("fault-500", ao.faults.internal_error) || !prob("fault-watch-410", ao.faults.watch_expired))
+      return 2;
+    ao.faults.latency_ms = static_cast<int>(opts.duration("fault-latency").count());
+    if (ao.faults.enabled())
+      std::cerr << "omed " << role << ": fault injection is ON (seed " << ao.faults.seed << ")\n";
+    dc.apiserver = ao;
+    dc.crds_dir = opts.str("crds");
+  }
   return actors::run_daemon(dc);
 }
 
@@ -192,7 +249,7 @@ int main(int argc, char** argv) {
     std::cout << "omed " << OMED_VERSION << "\n";
     return 0;
   }
-  if (cmd == "controller" || cmd == "agent" || cmd == "standalone")
+  if (cmd == "controller" || cmd == "agent" || cmd == "standalone" || cmd == "apiserver")
     return run_role(cmd, argc, argv);
   if (cmd == "validate")
     return run_validate(argc, argv);

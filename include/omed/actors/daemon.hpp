@@ -5,12 +5,15 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+
+#include "omed/apiserver/server.hpp"
 
 namespace omed::actors {
 
 struct DaemonConfig {
-  std::string role = "controller";  // controller | agent | standalone
+  std::string role = "controller";  // controller | agent | standalone | apiserver
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 8080;
   size_t threads = 2;  // CAF scheduler threads
@@ -18,6 +21,9 @@ struct DaemonConfig {
   uint64_t seed = 1;   // restart jitter
   // Written once the HTTP server listens (tests read the bound port from it); empty: none.
   std::string port_file;
+  // standalone and apiserver roles: the embedded API server, and CRDs to load into it.
+  std::optional<apiserver::ApiServerOptions> apiserver;
+  std::string crds_dir;
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code.

@@ -26,8 +26,15 @@ public:
   using iterator = std::vector<Member>::iterator;
   using const_iterator = std::vector<Member>::const_iterator;
 
-  Object() = default;
+  // Special members are defined after Member is complete: clang instantiates vector<Member>'s
+  // destructor eagerly in C++20.
+  Object();
   Object(std::initializer_list<Member> members);
+  Object(const Object&);
+  Object(Object&&) noexcept;
+  Object& operator=(const Object&);
+  Object& operator=(Object&&) noexcept;
+  ~Object();
 
   const Value* find(std::string_view key) const;
   Value* find(std::string_view key);
@@ -38,13 +45,14 @@ public:
   Value& set(std::string key, Value v);
   bool erase(std::string_view key);
 
-  size_t size() const { return members_.size(); }
-  bool empty() const { return members_.empty(); }
-  void reserve(size_t n) { members_.reserve(n); }
-  iterator begin() { return members_.begin(); }
-  iterator end() { return members_.end(); }
-  const_iterator begin() const { return members_.begin(); }
-  const_iterator end() const { return members_.end(); }
+  // Defined after Member is complete (clang checks vector<Member> eagerly in C++20).
+  size_t size() const;
+  bool empty() const;
+  void reserve(size_t n);
+  iterator begin();
+  iterator end();
+  const_iterator begin() const;
+  const_iterator end() const;
   // Appends without checking for duplicates (used by the parser; last key wins on lookup
   // only through set()).
   void push_back(Member m);
@@ -125,6 +133,21 @@ struct Member {
 inline bool operator==(const Member& a, const Member& b) {
   return a.key == b.key && a.value == b.value;
 }
+
+inline Object::Object() = default;
+inline Object::Object(const Object&) = default;
+inline Object::Object(Object&&) noexcept = default;
+inline Object& Object::operator=(const Object&) = default;
+inline Object& Object::operator=(Object&&) noexcept = default;
+inline Object::~Object() = default;
+
+inline size_t Object::size() const { return members_.size(); }
+inline bool Object::empty() const { return members_.empty(); }
+inline void Object::reserve(size_t n) { members_.reserve(n); }
+inline Object::iterator Object::begin() { return members_.begin(); }
+inline Object::iterator Object::end() { return members_.end(); }
+inline Object::const_iterator Object::begin() const { return members_.begin(); }
+inline Object::const_iterator Object::end() const { return members_.end(); }
 
 class ParseError : public std::runtime_error {
 public:

@@ -53,6 +53,8 @@ public:
   virtual bool write(std::string chunk) = 0;
   // Sends the terminal chunk; the connection may then serve the next request.
   virtual void end() = 0;
+  // Closes the connection without the terminal chunk (a dropped stream, as a network fault).
+  virtual void abort() = 0;
   virtual bool closed() const = 0;
   // Runs once when the stream ends for any reason (end(), client gone, server stopping).
   virtual void on_close(std::function<void()> fn) = 0;
