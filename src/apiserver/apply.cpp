@@ -393,10 +393,11 @@ bool untracked(const std::vector<std::string>& path, const std::string& key) {
   return false;
 }
 
-// Where the applied configuration may not write: server-set metadata.
+// Where the applied configuration may not write: server-set metadata. resourceVersion does go
+// through (untracked): as in kube it is the caller's optimistic-concurrency precondition.
 bool server_owned_metadata(const std::vector<std::string>& path, const std::string& key) {
   return path.size() == 1 && path[0] == "metadata" && key != "name" && key != "namespace" &&
-         untracked(path, key);
+         key != "resourceVersion" && untracked(path, key);
 }
 
 // List semantics for a walk: the caller's lookup (or the built-in merge keys for the kind), and

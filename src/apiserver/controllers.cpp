@@ -16,11 +16,15 @@ class QueueListener : public StoreListener {
 public:
   explicit QueueListener(ApiServer::Impl* im) : im_(im) {}
   void on_event(const StoreEvent& ev) override {
+    bool was_empty;
     {
       std::lock_guard<std::mutex> lk(im_->ctl_mu);
+      was_empty = im_->ctl_queue.empty();
       im_->ctl_queue.push_back(ev);
     }
-    im_->ctl_cv.notify_one();
+    // The controller drains the whole queue each time it wakes: one wake-up per batch is enough.
+    if (was_empty)
+      im_->ctl_cv.notify_one();
   }
 
 private:

@@ -183,14 +183,57 @@ std::optional<json::Value> ApiServer::Impl::openapi_doc(const std::string& gv) c
                                        return str::join(parts, ".") + "." + rt->version + "." + rt->kind;
                                      }();
     json::Value schema;
-    if (!rt->builtin && !rt->schema.is_null())
+    bool real = true;
+    if (!rt->builtin && !rt->schema.is_null()) {
       schema = rt->schema;
-    else if (rt->builtin && builtin_schemas && builtin_schemas->has(comp))
+    } else if (rt->builtin && builtin_schemas && builtin_schemas->has(comp)) {
       schema = *builtin_schemas->component(comp);
-    else
+    } else {
       schema = json::Object{{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
-    schema["x-kubernetes-group-version-kind"] = json::Array{gvk};
+      real = false;
+    }
+    // kubectl apply computes a strategic merge patch from the component tagged with the kind's
+    // GVK and warns ("unable to find api field") when it lacks the fields; an untagged
+    // placeholder makes it fall back to its compiled-in types silently, as with no schema.
+    if (real)
+      schema["x-kubernetes-group-version-kind"] = json::Array{gvk};
     schemas.set(comp, std::move(schema));
+  }
+  // The built-in components refer to others (ObjectMeta, ...): kubectl resolves those $refs
+  // within this document, so every component reachable from the ones above comes along.
+  if (builtin_schemas) {
+    std::vector<const json::Value*> todo;
+    for (auto& m : schemas)
+      todo.push_back(&m.value);
+    std::vector<std::string> wanted;
+    const std::string prefix = "#/components/schemas/";
+    while (!todo.empty() || !wanted.empty()) {
+      while (!todo.empty()) {
+        const json::Value* v = todo.back();
+        todo.pop_back();
+        if (v->is_array()) {
+          for (auto& x : v->as_array())
+            todo.push_back(&x);
+        } else if (v->is_object()) {
+          for (auto& m : v->as_object()) {
+            if (m.key == "$ref" && m.value.is_string() && str::starts_with(m.value.as_string(), prefix))
+              wanted.push_back(m.value.as_string().substr(prefix.size()));
+            else
+              todo.push_back(&m.value);
+          }
+        }
+      }
+      // Adding members may move the others: collect first, then insert and rescan the copies.
+      std::vector<std::string> added;
+      for (auto& name : wanted)
+        if (!schemas.contains(name) && builtin_schemas->has(name)) {
+          schemas.set(name, *builtin_schemas->component(name));
+          added.push_back(name);
+        }
+      wanted.clear();
+      for (auto& name : added)
+        todo.push_back(schemas.find(name));
+    }
   }
   return json::Value(json::Object{{"openapi", "3.0.0"},
                                   {"info", json::Object{{"title", "Kubernetes"}, {"version", "v1.32.0"}}},

@@ -1,6 +1,7 @@
 // API server lifecycle and the front door: TLS and token set-up, kubeconfig, authentication,
 // fault injection, and routing of each request to discovery or a resource verb.
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -149,14 +150,25 @@ bool ApiServer::Impl::authorized(const http::Request& r) const {
 
 namespace {
 
+// Go's strconv.ParseBool truth values: clients send "true", "1" or (Python) "True".
+bool parse_bool_true(const std::string& v) {
+  return v == "1" || v == "t" || v == "T" || v == "TRUE" || v == "true" || v == "True";
+}
+
+bool query_is_watch(const std::string& query) {
+  for (auto& [k, v] : http::parse_query(query))
+    if (k == "watch")
+      return parse_bool_true(v);
+  return false;
+}
+
 // Counts every answer by verb and status code, whichever thread answers.
 class CountedExchange : public http::Exchange {
 public:
   CountedExchange(std::shared_ptr<http::Exchange> inner, metrics::Family<metrics::Counter>* fam)
     : inner_(std::move(inner)), fam_(fam) {
     auto& r = inner_->request();
-    bool watch = r.query.find("watch=true") != std::string::npos || r.query.find("watch=1") != std::string::npos;
-    verb_ = watch ? "WATCH" : r.method;
+    verb_ = query_is_watch(r.query) ? "WATCH" : r.method;
   }
   const http::Request& request() const override { return inner_->request(); }
   void respond(http::Response r) override {
@@ -197,7 +209,7 @@ void ApiServer::Impl::handle(std::shared_ptr<http::Exchange> ex) {
 
   auto f = faults.get();
   if (f.enabled() && path.rfind("/omed/", 0) != 0) {
-    bool is_watch = req.query.find("watch=true") != std::string::npos || req.query.find("watch=1") != std::string::npos;
+    bool is_watch = query_is_watch(req.query);
     if (!is_watch && faults.roll(f.too_many_requests))
       return respond_error(ex, too_many_requests(f.retry_after_seconds));
     if (!is_watch && faults.roll(f.internal_error))
@@ -237,6 +249,17 @@ void ApiServer::Impl::handle_after_faults(std::shared_ptr<http::Exchange> ex) {
     return respond_error(ex, path_not_found());
   for (auto& [k, v] : http::parse_query(req.query))
     r.q[k] = v;
+  // Boolean options decode like Go's strconv.ParseBool: the Python client sends "watch=True".
+  for (const char* k : {"watch", "allowWatchBookmarks", "sendInitialEvents", "force", "pretty", "orphanDependents"}) {
+    auto it = r.q.find(k);
+    if (it == r.q.end())
+      continue;
+    const auto& v = it->second;
+    if (parse_bool_true(v))
+      it->second = "true";
+    else if (v == "0" || v == "f" || v == "F" || v == "FALSE" || v == "false" || v == "False")
+      it->second = "false";
+  }
   r.rt = registry.find(r.group, r.version, r.plural);
   if (!r.rt)
     return respond_error(ex, path_not_found());
@@ -245,7 +268,14 @@ void ApiServer::Impl::handle_after_faults(std::shared_ptr<http::Exchange> ex) {
   r.pretty = r.param("pretty") == "true" || r.param("pretty") == "1";
   r.dry_run = r.param("dryRun") == "All";
   r.field_manager = r.param("fieldManager");
+  // client-go sends the directive in any case ("warn"); the API server compares case-insensitively.
   r.field_validation = r.param("fieldValidation", "Warn");
+  if (str::iequals(r.field_validation, "strict"))
+    r.field_validation = "Strict";
+  else if (str::iequals(r.field_validation, "warn"))
+    r.field_validation = "Warn";
+  else if (str::iequals(r.field_validation, "ignore"))
+    r.field_validation = "Ignore";
   if (auto* ua = req.header("User-Agent"))
     r.user_agent = *ua;
   if (r.has("dryRun") && !r.dry_run)
@@ -268,9 +298,19 @@ void ApiServer::Impl::handle_after_faults(std::shared_ptr<http::Exchange> ex) {
     r.verb = r.name.empty() ? "deletecollection" : "delete";
   else
     return respond_error(ex, method_not_allowed(m, r.rt->kind));
+  // Requests that only compute run right here on the I/O thread: a hop to another thread costs
+  // more than the work. What may block goes to the workers: durable writes wait for their fsync,
+  // and reads of a future resourceVersion wait for the store to reach it.
+  bool may_block = store->durable() && r.verb != "get" && r.verb != "list" && r.verb != "watch";
+  uint64_t want_rv = 0;
+  auto rvp = r.param("resourceVersion");
+  if (!rvp.empty() && rvp.size() < 20 && rvp.find_first_not_of("0123456789") == std::string::npos)
+    want_rv = std::stoull(rvp);
+  if (want_rv > store->current_rv())
+    may_block = true;
+  if (!may_block)
+    return dispatch(r);
   auto self = shared_from_this();
-  if (r.verb == "watch")
-    return dispatch(r);  // cheap: registers a subscription
   workers->post([self, r]() mutable { self->dispatch(r); });
 }
 
@@ -394,7 +434,7 @@ void ApiServer::start() {
   http::ServerOptions ho;
   ho.host = o.host;
   ho.port = o.port;
-  ho.threads = o.io_threads;
+  ho.threads = o.io_threads > 0 ? o.io_threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
   ho.max_body_bytes = o.max_body_bytes;
   ho.error_response = [](int status, const std::string& msg) {
     ApiError e = status == 413 ? entity_too_large(3 * 1024 * 1024) : bad_request(msg);

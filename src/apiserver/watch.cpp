@@ -43,7 +43,25 @@ public:
     } else {
       return;
     }
-    send(type, *ev.object.json);
+    if (table_ || st_ != rt_.get()) {
+      send(type, *ev.object.json);
+    } else {
+      // Every plain watcher of this event sends the same line: build it once per event.
+      thread_local uint64_t cached_rv = 0;
+      thread_local const char* cached_type = nullptr;
+      thread_local const std::string* cached_obj = nullptr;
+      thread_local std::string cached_line;
+      if (cached_rv != ev.rv || cached_type != type || cached_obj != ev.object.json.get()) {
+        cached_line.clear();
+        cached_line.reserve(ev.object.json->size() + 32);
+        cached_line.append("{\"type\":\"").append(type).append("\",\"object\":").append(*ev.object.json).append("}\n");
+        cached_rv = ev.rv;
+        cached_type = type;
+        cached_obj = ev.object.json.get();
+      }
+      if (!stream_->write(cached_line))
+        closed_ = true;
+    }
     last_rv_ = ev.rv;
     if (drop_prob_ > 0 && srv_->faults.roll(drop_prob_)) {
       closed_ = true;

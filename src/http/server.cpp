@@ -37,7 +37,8 @@ public:
   virtual void send_response(Response r) = 0;
   virtual void start_stream(int status, std::vector<Header> headers,
                             std::shared_ptr<StreamImpl> stream) = 0;
-  virtual void stream_write(std::string chunk) = 0;
+  // Asks the session to collect what the stream has buffered (one post per burst of writes).
+  virtual void stream_flush(std::shared_ptr<StreamImpl> st) = 0;
   virtual void stream_end() = 0;
 };
 
@@ -61,9 +62,30 @@ public:
       return false;
     }
     pending_ += chunk.size();
-    s->stream_write(std::move(chunk));
+    bool schedule = false;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      buffered_.append(chunk);
+      if (!flush_scheduled_) {
+        flush_scheduled_ = true;
+        schedule = true;
+      }
+    }
+    // Under load many writes share one hop to the I/O thread.
+    if (schedule)
+      s->stream_flush(self_.lock());
     return true;
   }
+
+  // Session side: everything written since the last flush.
+  std::string take_buffered() {
+    std::lock_guard<std::mutex> lk(mu_);
+    flush_scheduled_ = false;
+    std::string out;
+    out.swap(buffered_);
+    return out;
+  }
+  void set_self(const std::shared_ptr<StreamImpl>& me) { self_ = me; }
 
   void end() override {
     std::shared_ptr<SessionBase> s;
@@ -130,6 +152,9 @@ private:
   std::shared_ptr<SessionBase> session_;
   size_t max_backlog_;
   std::atomic<size_t> pending_{0};
+  std::string buffered_;
+  bool flush_scheduled_ = false;
+  std::weak_ptr<StreamImpl> self_;
   bool closed_ = false;
   bool ended_ = false;
   std::vector<std::function<void()>> callbacks_;
@@ -158,6 +183,7 @@ public:
     if (answered_.exchange(true))
       return nullptr;
     auto st = std::make_shared<StreamImpl>(session_, max_backlog_);
+    st->set_self(st);
     session_->start_stream(status, std::move(headers), st);
     return st;
   }
@@ -244,15 +270,25 @@ public:
     });
   }
 
-  void stream_write(std::string chunk) override {
-    net::post(stream_.get_executor(), [self = this->shared_from_this(), c = std::move(chunk)]() mutable {
-      self->queue_.push_back(std::move(c));
+  void stream_flush(std::shared_ptr<StreamImpl> st) override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this(), st = std::move(st)]() mutable {
+      if (!st)
+        return;
+      auto data = st->take_buffered();
+      if (!data.empty())
+        self->queue_.push_back(std::move(data));
       self->pump();
     });
   }
 
   void stream_end() override {
     net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      // Whatever was written before end() goes out before the terminal chunk.
+      if (self->stream_obj_) {
+        auto data = self->stream_obj_->take_buffered();
+        if (!data.empty())
+          self->queue_.push_back(std::move(data));
+      }
       self->end_requested_ = true;
       self->pump();
     });

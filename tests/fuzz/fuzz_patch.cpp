@@ -1,8 +1,5 @@
 // libFuzzer target for the PATCH engines and field ownership: whatever a client sends as target
 // and patch, every engine must answer with a result or a PatchError, never a crash or a hang.
-//
-// Input: <selector byte><target JSON>\0<patch JSON>. Without a NUL the whole input (after the
-// selector) is the patch and the target is a small Deployment.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -39,6 +36,9 @@ void guarded(Fn&& fn) {
 
 }  // namespace
 
+// Input: <selector byte><target JSON>\0<patch JSON>. Without a NUL the whole input after the
+// selector is the patch and the target is a small Deployment. The selector picks the kind for
+// the merge keys, force, subresource and whether apply gets an explicit lookup.
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > kMaxInput)
     return 0;

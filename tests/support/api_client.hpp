@@ -179,6 +179,26 @@ public:
     }
   }
 
+  // The next raw event line (no JSON parsing), or nullopt on timeout or end of stream.
+  std::optional<std::string> next_line(int ms = 3000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (true) {
+      auto nl = lines_.find('\n');
+      if (nl != std::string::npos) {
+        auto line = lines_.substr(0, nl);
+        lines_.erase(0, nl + 1);
+        return line;
+      }
+      if (dechunk_.done || conn_.eof())
+        return std::nullopt;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      if (left <= 0)
+        return std::nullopt;
+      auto raw = conn_.read_until("\n", static_cast<int>(std::min<long>(left, 200)));
+      lines_ += chunked ? dechunk_.feed(raw) : raw;
+    }
+  }
+
   bool ended() {
     next(50);
     return dechunk_.done || conn_.eof();

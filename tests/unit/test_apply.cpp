@@ -302,14 +302,20 @@ TEST_CASE("apply rejects configurations it cannot track", "[apply]") {
 }
 
 TEST_CASE("apply ignores server-set metadata and nulls in the configuration", "[apply]") {
-  auto r = apply(nullptr, R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","uid":"u","resourceVersion":"9",
+  auto r = apply(nullptr, R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","uid":"u","generation":4,
       "managedFields":[{"manager":"evil","operation":"Apply","fieldsV1":{"f:data":{}}}]},"data":{"a":"1","b":null}})",
                  opts("m"));
   CHECK_FALSE(r.object.at_path("metadata.uid"));
-  CHECK_FALSE(r.object.at_path("metadata.resourceVersion"));
+  CHECK_FALSE(r.object.at_path("metadata.generation"));
   CHECK(*r.object.get("data") == J(R"({"a":"1"})"));
   CHECK(managers(r.object) == std::vector<std::string>{"m/Apply"});
   CHECK(fields(r.object, "m") == J(R"({"f:data":{"f:a":{}}})"));
+  // resourceVersion passes through, untracked, for the caller to check as a precondition.
+  auto live = r.object;
+  live["metadata"]["resourceVersion"] = "7";
+  auto stale = apply(live, R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","resourceVersion":"5"}})", opts("m"));
+  CHECK(*stale.object.at_path("metadata.resourceVersion") == J(R"("5")"));
+  CHECK(fields(stale.object, "m") == J("null"));
 }
 
 TEST_CASE("apply to the status subresource records a separate entry", "[apply]") {

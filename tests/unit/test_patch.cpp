@@ -390,6 +390,13 @@ TEST_CASE("strategic merge: $setElementOrder orders merged and unpatched lists",
                      "containers":[{"name":"c","image":"2"}]}}}})");
   CHECK(*out.at_path("spec.template.spec.containers") ==
         J(R"([{"name":"b","image":"1"},{"name":"c","image":"2"},{"name":"a","image":"1"}])"));
+  // Nested: the env order of one container next to the container order, as kubectl apply sends.
+  out = smp("Deployment",
+            R"({"spec":{"template":{"spec":{"containers":[{"name":"a","env":[{"name":"X","value":"1"},{"name":"Y","value":"2"}]}]}}}})",
+            R"({"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"a"}],"containers":[{"name":"a",
+                "$setElementOrder/env":[{"name":"Z"},{"name":"Y"},{"name":"X"}],"env":[{"name":"Z","value":"3"}]}]}}}})");
+  CHECK(*out.at_path("spec.template.spec")->get("containers")->as_array()[0].get("env") ==
+        J(R"([{"name":"Z","value":"3"},{"name":"Y","value":"2"},{"name":"X","value":"1"}])"));
   std::string msg;
   CHECK(error_code([] {
           smp_test(R"({"mergingList":[{"name":1},{"name":3},{"name":2}]})",

@@ -39,7 +39,7 @@ struct ApiServerOptions {
   std::string builtin_schemas_dir;  // OpenAPI v3 documents to validate built-in kinds against
   size_t max_body_bytes = 3 * 1024 * 1024;
   size_t history_limit = 200000;
-  int io_threads = 2;
+  int io_threads = 0;             // 0: half the cores (at least one); requests run on these threads
   std::chrono::milliseconds bookmark_interval{60000};
   FaultOptions faults;
   metrics::Registry* metrics = nullptr;
