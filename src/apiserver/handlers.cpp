@@ -420,6 +420,7 @@ void ApiServer::Impl::do_create(ApiRequest& r) {
   resp.status = 201;
   resp.body = *res.object.json + "\n";
   resp.headers.push_back({"Content-Type", "application/json"});
+  resp.headers.push_back({"Cache-Control", "no-cache, private"});
   for (auto& h : hdr)
     resp.headers.push_back(h);
   r.ex->respond(std::move(resp));
@@ -489,6 +490,7 @@ bool ApiServer::Impl::finish_update(ApiRequest& r, const ResourceType& st, const
       resp.status = 200;
       resp.body = (events_is_v1(rt) ? json::dump(event_to_events_v1(old)) : *cur.json) + "\n";
       resp.headers.push_back({"Content-Type", "application/json"});
+      resp.headers.push_back({"Cache-Control", "no-cache, private"});
       r.ex->respond(std::move(resp));
       return true;
     }
@@ -520,6 +522,7 @@ bool ApiServer::Impl::finish_update(ApiRequest& r, const ResourceType& st, const
   resp.status = 200;
   resp.body = (events_is_v1(rt) ? json::dump(event_to_events_v1(parse_stored(res.object))) : *res.object.json) + "\n";
   resp.headers.push_back({"Content-Type", "application/json"});
+  resp.headers.push_back({"Cache-Control", "no-cache, private"});
   for (auto& h : hdr)
     resp.headers.push_back(h);
   r.ex->respond(std::move(resp));
@@ -659,6 +662,7 @@ void ApiServer::Impl::do_patch(ApiRequest& r) {
       resp.status = 201;
       resp.body = *sres.object.json + "\n";
       resp.headers.push_back({"Content-Type", "application/json"});
+      resp.headers.push_back({"Cache-Control", "no-cache, private"});
       return r.ex->respond(std::move(resp));
     }
     auto old = parse_stored(*cur);
@@ -719,6 +723,7 @@ struct DeleteOpts {
   std::string propagation;  // Background | Foreground | Orphan | ""
   std::optional<int64_t> grace;
   std::string uid, rv;      // preconditions
+  bool dry_run = false;     // DeleteOptions.dryRun ["All"] in the body (client-go sends it there)
 };
 
 std::optional<ApiError> delete_opts(const ApiRequest& r, DeleteOpts& o) {
@@ -749,9 +754,11 @@ std::optional<ApiError> delete_opts(const ApiRequest& r, DeleteOpts& o) {
       o.rv = pre->string_or("resourceVersion");
     }
     if (auto* dr = v.get("dryRun"); dr && dr->is_array())
-      for (auto& x : dr->as_array())
+      for (auto& x : dr->as_array()) {
         if (x.is_string() && x.as_string() != "All")
           return bad_request("dryRun: Unsupported value: \"" + x.as_string() + "\": supported values: \"All\"");
+        o.dry_run = o.dry_run || x.is_string();
+      }
   }
   if (!o.propagation.empty() && o.propagation != "Background" && o.propagation != "Foreground" && o.propagation != "Orphan")
     return ApiError{422, "Invalid", "propagationPolicy: Unsupported value: \"" + o.propagation +
@@ -817,9 +824,10 @@ ApiServer::Impl::WriteOutcome ApiServer::Impl::delete_object(const ResourceType&
                         obj.at_path("status.phase")->as_string() != "Succeeded" &&
                         obj.at_path("status.phase")->as_string() != "Failed";
     if (fins.empty() && !ns_pending && !graceful_pod) {
-      if (dry_run) {
+      if (dry_run) {  // answered like the real deletion (a Status for most kinds), nothing removed
         out.ok = true;
         out.object = obj;
+        out.deleted = true;
         return out;
       }
       auto res = store->remove(st->id(), key, cur->rv, obj, indexer(*st));
@@ -875,7 +883,7 @@ void ApiServer::Impl::do_delete(ApiRequest& r) {
   DeleteOpts o;
   if (auto e = delete_opts(r, o))
     return respond_error(r.ex, *e);
-  auto out = delete_object(rt, r.key(), o.propagation, o.grace, o.uid, o.rv, r.dry_run);
+  auto out = delete_object(rt, r.key(), o.propagation, o.grace, o.uid, o.rv, r.dry_run || o.dry_run);
   if (!out.ok)
     return respond_error(r.ex, out.error);
   auto* st = storage_type(rt);
@@ -906,7 +914,7 @@ void ApiServer::Impl::do_delete_collection(ApiRequest& r) {
                           0);
   json::Array deleted;
   for (auto& key : page.keys) {
-    auto out = delete_object(rt, key, o.propagation, o.grace, "", "", r.dry_run);
+    auto out = delete_object(rt, key, o.propagation, o.grace, "", "", r.dry_run || o.dry_run);
     if (out.ok)
       deleted.push_back(out.object);
   }

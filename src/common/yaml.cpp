@@ -5,8 +5,10 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace omed::yaml {
@@ -109,22 +111,8 @@ bool parse_float(const std::string& s, double& out) {
   return end && *end == '\0';
 }
 
-json::Value scalar(const YAML::Node& n) {
-  const std::string& s = n.Scalar();
-  const std::string& tag = n.Tag();
-  // "!" marks a quoted (non-plain) scalar; explicit string tags also stay strings.
-  if (tag == "!" || tag == "tag:yaml.org,2002:str" || tag == "!!str")
-    return json::Value{s};
-  if (tag == "tag:yaml.org,2002:int" || tag == "!!int") {
-    int64_t i = 0;
-    if (parse_int(s, i))
-      return json::Value{i};
-  }
-  if (tag == "tag:yaml.org,2002:float" || tag == "!!float") {
-    double d = 0;
-    if (parse_float(s, d))
-      return json::Value{d};
-  }
+// The YAML 1.1 resolution of a plain scalar (what go-yaml v2, hence kubectl, does).
+json::Value plain(const std::string& s) {
   if (is_one_of(s, {"", "~", "null", "Null", "NULL"}))
     return json::Value{};
   if (is_one_of(s, {"true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON"}))
@@ -142,38 +130,161 @@ json::Value scalar(const YAML::Node& n) {
   return json::Value{s};
 }
 
-json::Value convert(const YAML::Node& n, int depth) {
-  if (depth > 256)
-    throw Error("YAML nesting deeper than 256 levels");
-  switch (n.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
-      return json::Value{};
-    case YAML::NodeType::Scalar:
-      return scalar(n);
-    case YAML::NodeType::Sequence: {
-      json::Array a;
-      a.reserve(n.size());
-      for (const auto& x : n)
-        a.push_back(convert(x, depth + 1));
-      return a;
+// Documents are built from parser events rather than yaml-cpp's node tree: that bounds what a
+// hostile input can cost. Aliases let a few bytes describe an exponentially large document
+// ("billion laughs"), so every node, alias copies included, spends from a budget proportional
+// to the input; documents and nesting are capped too.
+class Builder : public YAML::EventHandler {
+public:
+  explicit Builder(size_t input_size) : budget_(input_size * 4 + 10000), max_docs_(input_size + 16) {}
+
+  std::vector<json::Value> docs;
+
+  void OnDocumentStart(const YAML::Mark&) override {
+    if (docs.size() >= max_docs_)
+      throw Error("YAML stream has too many documents");
+    root_ = json::Value{};
+    have_root_ = false;
+  }
+  void OnDocumentEnd() override {
+    if (have_root_ && !root_.is_null())
+      docs.push_back(std::move(root_));
+    anchors_.clear();
+  }
+  void OnNull(const YAML::Mark& m, YAML::anchor_t anchor) override { add(json::Value{}, anchor, m, true); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end())
+      throw Error("YAML alias to an unknown anchor (line " + std::to_string(m.line + 1) + ")");
+    spend(count_nodes(it->second));
+    add(it->second, 0, m, false);
+  }
+  void OnScalar(const YAML::Mark& m, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
+    // Mapping keys keep their text: "y:" or "on:" as keys are names, not booleans.
+    if (!stack_.empty() && stack_.back().value.is_object() && !stack_.back().has_key) {
+      add(json::Value{value}, anchor, m, true);
+      return;
     }
-    case YAML::NodeType::Map: {
-      json::Object o;
-      o.reserve(n.size());
-      for (const auto& kv : n) {
-        std::string key;
-        if (kv.first.IsScalar())
-          key = kv.first.Scalar();
-        else
-          throw Error("YAML mapping keys must be scalars (line " +
-                      std::to_string(kv.first.Mark().line + 1) + ")");
-        o.set(std::move(key), convert(kv.second, depth + 1));
-      }
-      return o;
+    add(resolve(tag, value), anchor, m, true);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(json::Value(json::Array{}), anchor, m);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(json::Value(json::Object{}), anchor, m);
+  }
+  void OnMapEnd() override { close(); }
+
+private:
+  struct Frame {
+    json::Value value;
+    YAML::anchor_t anchor;
+    bool has_key = false;
+    std::string key;
+  };
+
+  void spend(size_t n) {
+    if (n > budget_)
+      throw Error("YAML document expands to too many nodes (aliases?)");
+    budget_ -= n;
+  }
+
+  static size_t count_nodes(const json::Value& v) {
+    size_t n = 1;
+    if (v.is_array())
+      for (auto& x : v.as_array())
+        n += count_nodes(x);
+    else if (v.is_object())
+      for (auto& m : v.as_object())
+        n += count_nodes(m.value);
+    return n;
+  }
+
+  void open(json::Value v, YAML::anchor_t anchor, const YAML::Mark& m) {
+    if (stack_.size() >= 256)
+      throw Error("YAML nesting deeper than 256 levels");
+    spend(1);
+    if (!stack_.empty()) {
+      auto& top = stack_.back();
+      if (top.value.is_object() && !top.has_key)
+        throw Error("YAML mapping keys must be scalars (line " + std::to_string(m.line + 1) + ")");
+    }
+    stack_.push_back(Frame{std::move(v), anchor, false, {}});
+  }
+
+  void close() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    if (f.anchor)
+      anchors_[f.anchor] = f.value;
+    place(std::move(f.value));
+  }
+
+  void add(json::Value v, YAML::anchor_t anchor, const YAML::Mark& m, bool fresh) {
+    if (fresh)
+      spend(1);
+    if (anchor)
+      anchors_[anchor] = v;
+    if (!stack_.empty() && stack_.back().value.is_object() && !stack_.back().has_key) {
+      // A mapping key.
+      if (v.is_object() || v.is_array())
+        throw Error("YAML mapping keys must be scalars (line " + std::to_string(m.line + 1) + ")");
+      auto& top = stack_.back();
+      top.key = v.is_string() ? v.as_string() : (v.is_null() ? std::string("null") : json::dump(v));
+      top.has_key = true;
+      return;
+    }
+    place(std::move(v));
+  }
+
+  void place(json::Value v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      have_root_ = true;
+      return;
+    }
+    auto& top = stack_.back();
+    if (top.value.is_array()) {
+      top.value.as_array().push_back(std::move(v));
+    } else {
+      top.value.as_object().set(std::move(top.key), std::move(v));
+      top.has_key = false;
     }
   }
-  return json::Value{};
+
+  static json::Value resolve(const std::string& tag, const std::string& s) {
+    // "!" marks a quoted (non-plain) scalar; explicit string tags also stay strings.
+    if (tag == "!" || tag == "tag:yaml.org,2002:str" || tag == "!!str")
+      return json::Value{s};
+    if (tag == "tag:yaml.org,2002:int" || tag == "!!int") {
+      int64_t i = 0;
+      if (parse_int(s, i))
+        return json::Value{i};
+    }
+    if (tag == "tag:yaml.org,2002:float" || tag == "!!float") {
+      double d = 0;
+      if (parse_float(s, d))
+        return json::Value{d};
+    }
+    return plain(s);
+  }
+
+  size_t budget_;
+  size_t max_docs_;
+  std::vector<Frame> stack_;
+  std::map<YAML::anchor_t, json::Value> anchors_;
+  json::Value root_;
+  bool have_root_ = false;
+};
+
+std::vector<json::Value> load(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  Builder b(text.size());
+  while (parser.HandleNextDocument(b)) {
+  }
+  return std::move(b.docs);
 }
 
 std::string describe(const YAML::Exception& e) {
@@ -188,26 +299,20 @@ std::string describe(const YAML::Exception& e) {
 }  // namespace
 
 std::vector<json::Value> parse_all(std::string_view text) {
-  std::vector<json::Value> out;
   try {
-    auto docs = YAML::LoadAll(std::string(text));
-    for (auto& d : docs) {
-      auto v = convert(d, 0);
-      if (!v.is_null())
-        out.push_back(std::move(v));
-    }
+    return load(text);
   } catch (const YAML::Exception& e) {
     throw Error(describe(e));
   }
-  return out;
 }
 
 json::Value parse_one(std::string_view text) {
-  try {
-    return convert(YAML::Load(std::string(text)), 0);
-  } catch (const YAML::Exception& e) {
-    throw Error(describe(e));
-  }
+  auto docs = parse_all(text);
+  if (docs.empty())
+    return json::Value{};
+  if (docs.size() > 1)
+    throw Error("expected one YAML document, found " + std::to_string(docs.size()));
+  return std::move(docs[0]);
 }
 
 namespace {
@@ -216,12 +321,7 @@ namespace {
 bool needs_quotes(const std::string& s) {
   if (s.empty())
     return true;
-  json::Value probe;
-  {
-    YAML::Node n(s);
-    n.SetTag("?");
-    probe = scalar(n);
-  }
+  json::Value probe = plain(s);
   if (!probe.is_string())
     return true;
   static const std::string specials = ":#{}[],&*!|>'\"%@`";

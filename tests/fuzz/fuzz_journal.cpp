@@ -2,7 +2,7 @@
 // must replay or throw std::runtime_error, never crash, hang or allocate without bound.
 //
 // Build and run (from the project root):
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include \
+//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include
 //     tests/fuzz/fuzz_journal.cpp src/apiserver/journal.cpp -o /tmp/fuzz_journal -lpthread
 //   /tmp/fuzz_journal -max_total_time=60
 //

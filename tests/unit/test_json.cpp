@@ -120,3 +120,17 @@ TEST_CASE("yaml dump round-trips through the reader", "[yaml]") {
   auto text = yaml::dump(v);
   CHECK(yaml::parse_one(text) == v);
 }
+
+TEST_CASE("yaml alias bombs are refused instead of exhausting memory", "[yaml]") {
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'k'; ++c) {
+    bomb += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i)
+      bomb += std::string(i ? ", *" : "*") + prev;
+    bomb += "]\n";
+    prev = c;
+  }
+  CHECK_THROWS_WITH(yaml::parse_one(bomb), Catch::Contains("too many nodes"));
+  CHECK_THROWS_AS(yaml::parse_all(bomb), yaml::Error);
+}
