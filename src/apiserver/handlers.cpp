@@ -33,6 +33,10 @@ std::optional<ApiError> parse_body(const ApiRequest& r, json::Value& out, bool a
   if (body.empty())
     return bad_request("the request body is empty");
   auto ct = content_type(r);
+  // Binary encodings (kubectl's typed generators send protobuf) are not decoded: say so with
+  // the real server's 415 rather than failing to read them as YAML.
+  if (ct == "application/vnd.kubernetes.protobuf" || ct == "application/cbor")
+    return unsupported_media(ct, {"application/json", "application/yaml"});
   std::string err;
   if (ct == "application/yaml" || ct == "application/apply-patch+yaml" || (allow_yaml && body[0] != '{' && body[0] != '[')) {
     try {
@@ -575,8 +579,16 @@ void ApiServer::Impl::do_update(ApiRequest& r) {
     return respond_error(r.ex, bad_request("the namespace of the provided object does not match the namespace sent on the request"));
   auto body_rv = rv_string(body);
   if (body_rv.empty() && !st->builtin)
-    return respond_error(r.ex, invalid(rt.kind, rt.group, r.name,
-                                       {api::invalid("metadata.resourceVersion", "0x0", "must be specified for an update")}));
+  {
+    // Worded as kube-apiserver words it: the resource (not the kind) and a bare 0x0.
+    json::Object cause{{"reason", "FieldValueInvalid"}, {"message", "Invalid value: 0x0: must be specified for an update"},
+                       {"field", "metadata.resourceVersion"}};
+    ApiError e{422, "Invalid",
+               rt.qualified() + " \"" + r.name + "\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be "
+               "specified for an update",
+               json::Object{{"name", r.name}, {"group", rt.group}, {"kind", rt.plural}, {"causes", json::Array{cause}}}, 0};
+    return respond_error(r.ex, e);
+  }
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
     auto cur = store->get(st->id(), r.key());
     if (!cur)
@@ -693,7 +705,9 @@ void ApiServer::Impl::do_patch(ApiRequest& r) {
         next = res.object;
       }
     } catch (const PatchError& e) {
-      ApiError err = e.code() == 400 ? bad_request(e.what()) : ApiError{422, "Invalid", e.what(), json::Object{}, 0};
+      ApiError err = e.code() == 400   ? bad_request(e.what())
+                     : e.code() == 413 ? ApiError{413, "RequestEntityTooLarge", e.what(), json::Object{}, 0}
+                                       : ApiError{422, "Invalid", e.what(), json::Object{}, 0};
       return respond_error(r.ex, err);
     }
     if (!next.is_object() || !next.get("metadata") || !next.get("metadata")->is_object())

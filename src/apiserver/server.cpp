@@ -268,14 +268,8 @@ void ApiServer::Impl::handle_after_faults(std::shared_ptr<http::Exchange> ex) {
   r.pretty = r.param("pretty") == "true" || r.param("pretty") == "1";
   r.dry_run = r.param("dryRun") == "All";
   r.field_manager = r.param("fieldManager");
-  // client-go sends the directive in any case ("warn"); the API server compares case-insensitively.
+  // Case-sensitive, as ValidateFieldValidation is upstream.
   r.field_validation = r.param("fieldValidation", "Warn");
-  if (str::iequals(r.field_validation, "strict"))
-    r.field_validation = "Strict";
-  else if (str::iequals(r.field_validation, "warn"))
-    r.field_validation = "Warn";
-  else if (str::iequals(r.field_validation, "ignore"))
-    r.field_validation = "Ignore";
   if (auto* ua = req.header("User-Agent"))
     r.user_agent = *ua;
   if (r.has("dryRun") && !r.dry_run)
@@ -312,52 +306,6 @@ void ApiServer::Impl::handle_after_faults(std::shared_ptr<http::Exchange> ex) {
     return dispatch(r);
   auto self = shared_from_this();
   workers->post([self, r]() mutable { self->dispatch(r); });
-}
-
-// ------------------------------------------------------------------ path parsing
-
-bool parse_api_path(const std::string& path, ApiRequest& r) {
-  auto parts = str::split(path, '/');
-  // parts[0] is "" (leading slash)
-  std::vector<std::string> seg;
-  for (size_t i = 1; i < parts.size(); ++i)
-    seg.push_back(parts[i]);
-  while (!seg.empty() && seg.back().empty())
-    seg.pop_back();
-  size_t i = 0;
-  if (seg.size() >= 2 && seg[0] == "api") {
-    r.group = "";
-    r.version = seg[1];
-    i = 2;
-  } else if (seg.size() >= 3 && seg[0] == "apis") {
-    r.group = seg[1];
-    r.version = seg[2];
-    i = 3;
-  } else {
-    return false;
-  }
-  std::vector<std::string> rest(seg.begin() + static_cast<long>(i), seg.end());
-  for (auto& s : rest)
-    if (s.empty())
-      return false;
-  if (rest.empty())
-    return false;
-  if (rest[0] == "namespaces" && rest.size() >= 3 &&
-      !(rest.size() == 3 && (rest[2] == "status" || rest[2] == "finalize"))) {
-    r.ns = rest[1];
-    r.plural = rest[2];
-    if (rest.size() >= 4)
-      r.name = rest[3];
-    if (rest.size() >= 5)
-      r.sub = rest[4];
-    return rest.size() <= 5;
-  }
-  r.plural = rest[0];
-  if (rest.size() >= 2)
-    r.name = rest[1];
-  if (rest.size() >= 3)
-    r.sub = rest[2];
-  return rest.size() <= 3;
 }
 
 // ------------------------------------------------------------------ bootstrap

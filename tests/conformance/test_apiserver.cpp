@@ -301,7 +301,7 @@ TEST_CASE("S15, S16, S17: updates with optimistic concurrency", "[apiserver]") {
   auto inv = s.cl().put(W + "/w1", norv);
   check_status(inv, 422, "Invalid");
   CHECK(inv.json().string_or("message") ==
-        "Widget.example.com \"w1\" is invalid: metadata.resourceVersion: Invalid value: \"0x0\": must be specified for an update");
+        "widgets.example.com \"w1\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update");
   auto cm = s.cl().post(CM, configmap("c1")).json();
   cm["metadata"].as_object().erase("resourceVersion");
   cm["data"]["b"] = "2";

@@ -36,19 +36,23 @@ void guarded(Fn&& fn) {
 
 }  // namespace
 
-// Input: <selector byte><target JSON>\0<patch JSON>. Without a NUL the whole input after the
-// selector is the patch and the target is a small Deployment. The selector picks the kind for
-// the merge keys, force, subresource and whether apply gets an explicit lookup.
+// Input: <target JSON>\0<patch JSON>\0<selector byte>. A bare JSON document (a seed written by
+// hand) is the patch against a small Deployment; without a selector byte the length stands in.
+// The selector picks the kind for the merge keys, force, subresource and whether apply gets an
+// explicit lookup.
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 1 || size > kMaxInput)
+  if (size > kMaxInput)
     return 0;
-  const uint8_t selector = data[0];
-  std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
-  std::string_view target_text = kDefaultTarget, patch_text = in;
-  if (auto nul = in.find('\0'); nul != std::string_view::npos) {
-    target_text = in.substr(0, nul);
-    patch_text = in.substr(nul + 1);
-  }
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  std::string_view parts[3];
+  size_t n = 0, start = 0;
+  for (size_t nul; n < 2 && (nul = in.find('\0', start)) != std::string_view::npos; start = nul + 1)
+    parts[n++] = in.substr(start, nul - start);
+  parts[n++] = in.substr(start);
+  std::string_view target_text = n == 1 ? kDefaultTarget : parts[0];
+  std::string_view patch_text = n == 1 ? parts[0] : parts[1];
+  const uint8_t selector = n == 3 && !parts[2].empty() ? static_cast<uint8_t>(parts[2][0]) : static_cast<uint8_t>(size);
+
   json::Value target, patch;
   std::string err;
   if (!json::try_parse(target_text, target, err) || !json::try_parse(patch_text, patch, err))

@@ -6,13 +6,16 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 secs="${1:-60}"
 out="$root/build-fuzz"
 mkdir -p "$out"
-flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I "$root/include")
+# RapidJSON's stack does pointer arithmetic on null (harmless, upstream): keep UBSan out of it.
+printf 'src:*/rapidjson/*\n' > "$out/ubsan-ignore.txt"
+flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -fsanitize-ignorelist="$out/ubsan-ignore.txt" -I "$root/include")
 common=("$root/src/common/json.cpp" "$root/src/common/yaml.cpp")
 build() {  # name sources...
   local name="$1"; shift
   clang++ "${flags[@]}" "$root/tests/fuzz/fuzz_$name.cpp" "$@" -o "$out/fuzz_$name" -lyaml-cpp -lpthread -lssl -lcrypto
 }
-build request "${common[@]}" "$root/src/apiserver/"{resources,status}.cpp "$root/src/api/"{crd,validation,field_error}.cpp \
+build request "${common[@]}" "$root/src/apiserver/"{resources,status,path}.cpp "$root/src/api/"{crd,validation,field_error}.cpp \
   "$root/src/schema/validator.cpp" "$root/src/model/storage_uri.cpp" "$root/src/http/url.cpp" "$root/src/log/logger.cpp" \
   "$root/src/apiserver/table.cpp"
 build patch "${common[@]}" "$root/src/apiserver/patch.cpp" "$root/src/apiserver/apply.cpp"
