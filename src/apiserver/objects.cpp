@@ -251,6 +251,13 @@ std::optional<ApiError> ApiServer::Impl::admit(const ResourceType& rt, json::Val
     so.apply_defaults = !rt.builtin;  // built-in defaults are the real server's code, not the schema's
     // The metadata of built-ins is checked above; their schema's ObjectMeta adds nothing new.
     auto res = schema::validate(obj, *schema, so);
+    if (rt.builtin && !res.type_mismatches.empty()) {
+      // A real server fails to decode the body into its Go struct before any validation runs.
+      auto& m = res.type_mismatches.front();
+      return bad_request(rt.kind + " in version \"" + rt.version + "\" cannot be handled as a " + rt.kind +
+                         ": json: cannot unmarshal " + m.got + " into Go struct field " + rt.kind + "." + m.path +
+                         " of type " + m.want);
+    }
     for (auto& e : res.errors)
       errs.push_back(e);
     if (!res.unknown_fields.empty() && r) {

@@ -88,11 +88,13 @@ public:
       if (!v.is_int() && !v.is_string() && !(v.is_double() && type_matches("integer", v))) {
         res_.errors.push_back(api::invalid(path, value_type(v), path + " in body must be of type integer,string: \"" +
                                                                std::string(value_type(v)) + "\""));
+        mismatch(path, v, "IntOrString");
         return;
       }
     } else if (!type.empty() && !type_matches(type, v)) {
       res_.errors.push_back(api::invalid(path, value_type(v), path + " in body must be of type " + type + ": \"" +
                                                              value_type(v) + "\""));
+      mismatch(path, v, go_type(type, so));
       return;
     }
     scalar_checks(v, so, path);
@@ -177,6 +179,27 @@ private:
                                       (v.as_int() > INT32_MAX || v.as_int() < INT32_MIN))
         res_.errors.push_back(api::invalid(path, v, path + " in body must be of type int32"));
     }
+  }
+
+  void mismatch(const std::string& path, const json::Value& v, std::string want) {
+    static const char* names[] = {"null", "bool", "number", "number", "string", "array", "object"};
+    res_.type_mismatches.push_back({path, names[static_cast<int>(v.type())], std::move(want)});
+  }
+
+  // The Go type a built-in's field decodes into, as encoding/json names it in its errors.
+  static std::string go_type(const std::string& type, const json::Object& s) {
+    std::string format = s.find("format") && s.find("format")->is_string() ? s.find("format")->as_string() : "";
+    if (type == "integer")
+      return format.empty() ? "int64" : format;
+    if (type == "number")
+      return "float64";
+    if (type == "boolean")
+      return "bool";
+    if (type == "array")
+      return "[]interface {}";
+    if (type == "object")
+      return "map[string]interface {}";
+    return type;
   }
 
   static size_t utf8_len(const std::string& s) {

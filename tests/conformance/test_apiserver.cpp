@@ -3,6 +3,7 @@
 // tests/integration/test_kubectl.cpp.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -26,6 +27,13 @@ struct Server {
     o.token = kToken;
     o.history_limit = history;
     o.bookmark_interval = bookmarks;
+    srv = std::make_unique<apiserver::ApiServer>(o);
+    srv->start();
+    c = std::make_unique<ApiClient>(srv->port(), kToken);
+  }
+  explicit Server(apiserver::ApiServerOptions o) {
+    o.tls = false;
+    o.token = kToken;
     srv = std::make_unique<apiserver::ApiServer>(o);
     srv->start();
     c = std::make_unique<ApiClient>(srv->port(), kToken);
@@ -942,4 +950,149 @@ TEST_CASE("custom resources are validated against their schema; Strict reports u
   CHECK(warn.status == 201);
   CHECK(warn.header("warning").find("unknown field \\\"spec.surprise\\\"") != std::string::npos);
   CHECK_FALSE(warn.json().at_path("spec.surprise"));  // pruned
+}
+
+// ------------------------------------------------------------------ built-in schemas
+
+TEST_CASE("--builtin-schemas: built-ins are checked against the real OpenAPI documents", "[apiserver]") {
+  if (!have_shared("testdata/k8s/openapi-v3"))
+    return;
+  apiserver::ApiServerOptions o;
+  o.builtin_schemas_dir = (shared_dir() / "testdata/k8s/openapi-v3").string();
+  Server s(o);
+  const std::string D = "/apis/apps/v1/namespaces/default/deployments";
+  auto deployment = [](json::Value replicas) {
+    return json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+      "spec":{"replicas":)" + json::dump(replicas) + R"(,"selector":{"matchLabels":{"app":"web"}},
+      "template":{"metadata":{"labels":{"app":"web"}},
+        "spec":{"containers":[{"name":"c","image":"nginx","ports":[{"containerPort":80}]}]}}}})");
+  };
+
+  SECTION("a wrong type is a decoding error, as from a real server") {
+    auto r = s.cl().post(D, deployment("three"));
+    check_status(r, 400, "BadRequest");
+    CHECK(r.json().string_or("message") ==
+          "Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go "
+          "struct field Deployment.spec.replicas of type int32");
+  }
+  SECTION("a missing required field is Invalid with the field named") {
+    auto d = deployment(2);
+    d["spec"].as_object().erase("selector");
+    auto r = s.cl().post(D, d);
+    check_status(r, 422, "Invalid");
+    CHECK(r.json().string_or("message").find("spec.selector: Required value") != std::string::npos);
+    auto c = deployment(2);
+    c["spec"]["template"]["spec"]["containers"].as_array()[0].as_object().erase("name");
+    auto r2 = s.cl().post(D, c);
+    check_status(r2, 422, "Invalid");
+    CHECK(r2.json().string_or("message").find("spec.template.spec.containers[0].name: Required value") !=
+          std::string::npos);
+  }
+  SECTION("Strict rejects unknown fields; the default drops them with a warning") {
+    auto d = deployment(2);
+    d["spec"]["replicaz"] = 3;
+    auto strict = s.cl().post(D + "?fieldValidation=Strict", d);
+    check_status(strict, 400, "BadRequest");
+    CHECK(strict.json().string_or("message").find("unknown field \"spec.replicaz\"") != std::string::npos);
+    auto lax = s.cl().post(D, d);
+    REQUIRE(lax.status == 201);
+    CHECK(lax.header("warning") == R"(299 - "unknown field \"spec.replicaz\"")");
+    CHECK(lax.json().at_path("spec.replicaz") == nullptr);
+  }
+  SECTION("a well-formed Deployment is stored and a bad one never was") {
+    REQUIRE(s.cl().post(D, deployment("x")).status == 400);
+    auto ok = s.cl().post(D, deployment(3));
+    REQUIRE(ok.status == 201);
+    CHECK(ok.json().at_path("spec.replicas")->as_int() == 3);
+    CHECK(s.cl().get(D).json().get("items")->as_array().size() == 1);
+  }
+}
+
+TEST_CASE("without --builtin-schemas built-ins are stored as given", "[apiserver]") {
+  Server s;
+  auto d = json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+    "spec":{"replicas":"three"}})");
+  CHECK(s.cl().post("/apis/apps/v1/namespaces/default/deployments", d).status == 201);
+}
+
+// ------------------------------------------------------------------ fault injection
+
+namespace {
+
+std::vector<int> codes_of(Server& s, int n) {
+  std::vector<int> codes;
+  for (int i = 0; i < n; ++i)
+    codes.push_back(s.cl().get(CM).status);
+  return codes;
+}
+
+}  // namespace
+
+TEST_CASE("fault injection is deterministic from its seed and switched by the admin call", "[apiserver]") {
+  Server s;
+  REQUIRE(s.cl().post(CM, configmap("c1")).status == 201);
+
+  SECTION("429 with Retry-After, the same sequence for the same seed") {
+    auto set = s.cl().post("/omed/faults", json::parse(R"({"seed":7,"tooManyRequests":0.5,"retryAfterSeconds":3})"));
+    REQUIRE(set.status == 200);
+    auto first = codes_of(s, 40);
+    CHECK(std::count(first.begin(), first.end(), 429) > 5);
+    CHECK(std::count(first.begin(), first.end(), 200) > 5);
+    CHECK(std::count(first.begin(), first.end(), 429) + std::count(first.begin(), first.end(), 200) == 40);
+    REQUIRE(s.cl().post("/omed/faults", json::parse(R"({"seed":7})")).status == 200);  // reseeds
+    CHECK(codes_of(s, 40) == first);
+    HttpResult limited;
+    for (int i = 0; i < 40 && limited.status != 429; ++i)
+      limited = s.cl().get(CM);
+    check_status(limited, 429, "TooManyRequests");
+    CHECK(limited.header("retry-after") == "3");
+    CHECK(limited.json().at_path("details.retryAfterSeconds")->as_int() == 3);
+  }
+  SECTION("500 on every request, and the admin call still works to switch it off") {
+    REQUIRE(s.cl().post("/omed/faults", json::parse(R"({"internalError":1})")).status == 200);
+    check_status(s.cl().get(CM), 500, "InternalError");
+    CHECK(s.cl().get("/omed/faults").json().get("internalError")->as_double() == 1.0);
+    REQUIRE(s.cl().post("/omed/faults", json::parse(R"({"internalError":0})")).status == 200);
+    CHECK(s.cl().get(CM).status == 200);
+  }
+  SECTION("added latency") {
+    REQUIRE(s.cl().post("/omed/faults", json::parse(R"({"latencyMs":300})")).status == 200);
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(s.cl().get(CM).status == 200);
+    CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(300));
+  }
+  SECTION("a resumed watch gets 410 Expired") {
+    auto rv = rv_of(s.cl().get(CM).json());
+    REQUIRE(s.cl().post("/omed/faults", json::parse(R"({"watchExpired":1})")).status == 200);
+    auto w = s.watch(CM + "?watch=true&resourceVersion=" + rv);
+    REQUIRE(w.status == 200);
+    auto ev = w.next();
+    REQUIRE(ev);
+    CHECK(ev->string_or("type") == "ERROR");
+    CHECK(ev->at_path("object.code")->as_int() == 410);
+    CHECK(ev->at_path("object.reason")->as_string() == "Expired");
+    CHECK(w.ended());
+  }
+  SECTION("a watch is dropped without the terminal chunk") {
+    auto rv = rv_of(s.cl().get(CM).json());
+    REQUIRE(s.cl().post("/omed/faults", json::parse(R"({"dropWatch":1})")).status == 200);
+    auto w = s.watch(CM + "?watch=true&resourceVersion=" + rv);
+    REQUIRE(w.status == 200);
+    REQUIRE(s.cl().post(CM, configmap("c2")).status == 201);
+    auto ev = w.next();
+    REQUIRE(ev);
+    CHECK(ev->string_or("type") == "ADDED");
+    CHECK(w.ended());
+    CHECK_FALSE(w.dechunk_.done);  // an abrupt close, not a clean end of stream
+  }
+  SECTION("bad settings are refused and change nothing") {
+    auto r = s.cl().post("/omed/faults", json::parse(R"({"tooManyRequests":2})"));
+    check_status(r, 400, "BadRequest");
+    CHECK(r.json().string_or("message").find("tooManyRequests must be a probability") != std::string::npos);
+    check_status(s.cl().post("/omed/faults", json::parse(R"({"explode":true})")), 400, "BadRequest");
+    CHECK(s.cl().get("/omed/faults").json().get("tooManyRequests")->as_double() == 0.0);
+  }
+  SECTION("the admin call needs the token") {
+    CHECK(s.cl().request("POST", "/omed/faults", R"({"internalError":1})", "application/json", {}, false).status == 401);
+  }
 }

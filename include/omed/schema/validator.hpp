@@ -17,8 +17,17 @@ struct Options {
   bool root_is_object = true;
 };
 
+// A value of the wrong JSON type. Built-in kinds are decoded into Go structs by a real
+// server, so there such a value is a 400 decoding error rather than a 422 field error.
+struct TypeMismatch {
+  std::string path;     // "spec.replicas"
+  std::string got;      // JSON type: string, number, bool, object, array
+  std::string want;     // schema type with its format: int32, int64, string, ...
+};
+
 struct Result {
   api::ErrorList errors;
+  std::vector<TypeMismatch> type_mismatches;  // also reported in `errors`
   std::vector<std::string> unknown_fields;  // "spec.foo" (reported for fieldValidation=Strict/Warn)
   bool ok() const { return errors.empty(); }
 };
