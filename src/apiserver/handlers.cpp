@@ -5,6 +5,7 @@
 #include "internal.hpp"
 #include "omed/apiserver/apply.hpp"
 #include "omed/apiserver/patch.hpp"
+#include "omed/apiserver/protobuf.hpp"
 #include "omed/apiserver/selectors.hpp"
 #include "omed/apiserver/table.hpp"
 #include "omed/common/strings.hpp"
@@ -33,11 +34,19 @@ std::optional<ApiError> parse_body(const ApiRequest& r, json::Value& out, bool a
   if (body.empty())
     return bad_request("the request body is empty");
   auto ct = content_type(r);
-  // Binary encodings (kubectl's typed generators send protobuf) are not decoded: say so with
-  // the real server's 415 rather than failing to read them as YAML.
-  if (ct == "application/vnd.kubernetes.protobuf" || ct == "application/cbor")
-    return unsupported_media(ct, {"application/json", "application/yaml"});
   std::string err;
+  // kubectl's typed generators (create configmap|secret|namespace|deployment ...) send protobuf.
+  if (ct == "application/vnd.kubernetes.protobuf") {
+    ProtobufFailure why;
+    if (decode_k8s_protobuf(body, out, err, &why))
+      return std::nullopt;
+    if (why == ProtobufFailure::unsupported)
+      return ApiError{415, "UnsupportedMediaType", err, json::Object{}, 0};
+    return bad_request("the body of the request is not valid Kubernetes protobuf: " + err);
+  }
+  // CBOR is not decoded: say so with the real server's 415 rather than failing to read it as YAML.
+  if (ct == "application/cbor")
+    return unsupported_media(ct, {"application/json", "application/yaml", "application/vnd.kubernetes.protobuf"});
   if (ct == "application/yaml" || ct == "application/apply-patch+yaml" || (allow_yaml && body[0] != '{' && body[0] != '[')) {
     try {
       out = yaml::parse_one(body);
@@ -412,7 +421,7 @@ void ApiServer::Impl::do_create(ApiRequest& r) {
   std::vector<http::Header> hdr;
   add_warnings(hdr, warnings);
   if (r.dry_run)
-    return respond_json(r.ex, 201, tracked, r.pretty, hdr);
+    return respond_json(r.ex, 201, events_is_v1(rt) ? event_to_events_v1(tracked) : tracked, r.pretty, hdr);
   auto res = store->create(st->id(), key, tracked, indexer(*st));
   if (res.status == Store::Status::Exists)
     return respond_error(r.ex, already_exists(rt.qualified(), rt.group, rt.plural, name));
@@ -509,7 +518,7 @@ bool ApiServer::Impl::finish_update(ApiRequest& r, const ResourceType& st, const
                   !(st.kind == "Namespace" && obj.at_path("spec.finalizers") &&
                     !obj.at_path("spec.finalizers")->as_array().empty());
   if (r.dry_run) {
-    respond_json(r.ex, 200, obj, r.pretty, hdr);
+    respond_json(r.ex, 200, events_is_v1(rt) ? event_to_events_v1(obj) : obj, r.pretty, hdr);
     return true;
   }
   auto key = r.key();
@@ -678,17 +687,21 @@ void ApiServer::Impl::do_patch(ApiRequest& r) {
       return r.ex->respond(std::move(resp));
     }
     auto old = parse_stored(*cur);
+    // A patch names fields of the API it was sent to: events.k8s.io's "note" is core's "message".
+    const bool ev_view = events_is_v1(rt);
+    json::Value ev_base;
+    const json::Value& base = ev_view ? (ev_base = event_to_events_v1(old)) : old;
     json::Value next;
     try {
       if (merge)
-        next = merge_patch(old, patch);
+        next = merge_patch(base, patch);
       else if (jsonp)
-        next = json_patch(old, patch);
+        next = json_patch(base, patch);
       else if (smp)
-        next = strategic_merge_patch(old, patch, lists);
+        next = strategic_merge_patch(base, patch, lists);
       else {
         ApplyOptions ao{manager, force, rt.group_version(), now_rfc3339(), r.sub == "status" ? "status" : "", lists};
-        auto res = server_side_apply(old, patch, ao);
+        auto res = server_side_apply(base, patch, ao);
         if (!res.conflicts.empty()) {
           std::string msg = "Apply failed with " + std::to_string(res.conflicts.size()) + " conflict" +
                             (res.conflicts.size() == 1 ? "" : "s") + ": ";
@@ -704,6 +717,8 @@ void ApiServer::Impl::do_patch(ApiRequest& r) {
         }
         next = res.object;
       }
+      if (ev_view && next.is_object())
+        next = event_from_events_v1(next);
     } catch (const PatchError& e) {
       ApiError err = e.code() == 400   ? bad_request(e.what())
                      : e.code() == 413 ? ApiError{413, "RequestEntityTooLarge", e.what(), json::Object{}, 0}

@@ -62,8 +62,11 @@ public:
   void set(const FaultOptions& f);
   FaultOptions get() const;
   bool roll(double p);
+  // Read on every watch event, so it is kept outside the lock; open watches see changes at once.
+  double drop_watch() const { return drop_watch_.load(std::memory_order_relaxed); }
 
 private:
+  std::atomic<double> drop_watch_{0};
   mutable std::mutex mu_;
   FaultOptions opts_;
   std::mt19937_64 rng_{1};

@@ -22,6 +22,7 @@ void FaultInjector::set(const FaultOptions& f) {
   std::lock_guard<std::mutex> lk(mu_);
   opts_ = f;
   rng_.seed(f.seed);
+  drop_watch_.store(f.drop_watch, std::memory_order_relaxed);
 }
 
 FaultOptions FaultInjector::get() const {

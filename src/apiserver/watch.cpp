@@ -63,7 +63,7 @@ public:
         closed_ = true;
     }
     last_rv_ = ev.rv;
-    if (drop_prob_ > 0 && srv_->faults.roll(drop_prob_)) {
+    if (double p = srv_->faults.drop_watch(); p > 0 && srv_->faults.roll(p)) {
       closed_ = true;
       stream_->abort();
     }
@@ -153,7 +153,6 @@ public:
   }
 
   uint64_t sub_id = 0;
-  double drop_prob_ = 0;
   std::atomic<uint64_t> last_rv_{0};
 
 private:
@@ -265,7 +264,6 @@ void ApiServer::Impl::do_watch(ApiRequest& r) {
   std::string prefix = r.ns.empty() ? "" : r.ns + "/";
   auto session = std::make_shared<WatchSession>(this, stream, r.rt, st, prefix, *ls, *fs, r.table, bookmarks, deadline);
   auto f = faults.get();
-  session->drop_prob_ = f.drop_watch;
   if (from && faults.roll(f.watch_expired)) {
     session->send_error(expired("too old resource version: " + rv_param + " (" + std::to_string(store->current_rv()) + ")"));
     return;

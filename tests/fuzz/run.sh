@@ -21,8 +21,9 @@ build request "${common[@]}" "$root/src/apiserver/"{resources,status,path}.cpp "
 build patch "${common[@]}" "$root/src/apiserver/patch.cpp" "$root/src/apiserver/apply.cpp"
 build selectors "${common[@]}" "$root/src/apiserver/selectors.cpp" "$root/src/apiserver/table.cpp"
 build journal "$root/src/apiserver/journal.cpp"
+build protobuf "${common[@]}" "$root/src/apiserver/protobuf.cpp"
 export UBSAN_OPTIONS="suppressions=$root/tests/support/ubsan.supp:print_stacktrace=1"
-for t in request patch selectors journal; do
+for t in request patch selectors journal protobuf; do
   corpus="$out/corpus-$t"
   mkdir -p "$corpus"
   cp -n "$root/tests/fuzz/corpus/$t/"* "$corpus/" 2>/dev/null || true

@@ -6,8 +6,8 @@
 // kubectl must be 1.27 or newer (server-side field validation through OpenAPI v3, --subresource,
 // apply --server-side conflicts as asserted here); with no kubectl, or an older one (Debian's
 // kubernetes-client is 1.20), every [kubectl] case is skipped with a loud warning.
-// Avoided on purpose: kubectl's typed generators (`kubectl create configmap|namespace`) send
-// protobuf bodies, which omed does not decode; everything here goes through apply/JSON.
+// kubectl's typed generators (`kubectl create configmap|namespace|secret|deployment ...`) send
+// protobuf bodies; the "generators" case covers them, everything else goes through apply/JSON.
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -1135,6 +1135,117 @@ TEST_CASE("S55: the full kubectl scenario", "[kubectl]") {
   CHECK(k.jsonpath(get_bm, "{.spec.vendor}") == "other");
 
   // Nothing above should have made the server log an error.
+  CHECK_THAT(k.server_log(), !Catch::Contains("level=error"));
+}
+
+// ------------------------------------------------------------------ generators (protobuf bodies)
+
+TEST_CASE("kubectl create generators send protobuf bodies: configmap, namespace, secret, serviceaccount, "
+          "deployment, service, cronjob, job, role, rolebinding, priorityclass", "[kubectl]") {
+  REQUIRE_KUBECTL();
+  Cluster k;
+  // The namespace flag goes first: anything after "--" is the container's command.
+  auto in_ns = [](std::vector<std::string> a) {
+    a.insert(a.begin(), {"-n", "pb"});
+    return a;
+  };
+  auto get = [&](const std::vector<std::string>& what, const std::string& expr) { return k.jsonpath(in_ns(what), expr); };
+
+  // The body really is protobuf (kubectl decides per type, so check it rather than assume it).
+  auto ns = k.kubectl({"create", "namespace", "pb", "-v=9"});
+  INFO(ns.describe());
+  CHECK(ns.rc == 0);
+  CHECK(ns.out == "namespace/pb created\n");
+  CHECK_THAT(ns.err, Catch::Contains("-XPOST") && Catch::Contains("Content-Type: application/vnd.kubernetes.protobuf") &&
+                         Catch::Contains("/api/v1/namespaces?fieldManager=kubectl-create"));
+  CHECK(k.jsonpath({"get", "namespace", "pb"}, "{.metadata.name}") == "pb");
+
+  // ConfigMap: literals, a file with a newline, binary data.
+  std::string bin("\x00\x01\xfe\xffomed", 8);
+  auto bin_path = k.write("blob.bin", bin);
+  auto text_path = k.write("greeting.txt", "hello\nworld\n");
+  KUBECTL_OK(k.kubectl(in_ns({"create", "configmap", "cfg", "--from-literal=a=b", "--from-literal=spaced=x y z",
+                              "--from-file=greeting=" + text_path, "--from-file=blob=" + bin_path})),
+             "configmap/cfg created");
+  auto cm = k.kubectl(in_ns({"get", "configmap", "cfg", "-o", "json"}));
+  INFO(cm.describe());
+  CHECK(cm.rc == 0);
+  CHECK_THAT(cm.out, Catch::Contains(R"("a": "b")") && Catch::Contains(R"("spaced": "x y z")") &&
+                         Catch::Contains(R"("greeting": "hello\nworld\n")") && Catch::Contains(R"("blob": "AAH+/29tZWQ=")") &&
+                         Catch::Contains(R"("namespace": "pb")"));
+  CHECK(get({"get", "configmap", "cfg"}, "{.binaryData.blob}") == "AAH+/29tZWQ=");
+
+  // Secrets: generic (base64 data) and docker-registry (type and its one key).
+  KUBECTL_OK(k.kubectl(in_ns({"create", "secret", "generic", "creds", "--from-literal=user=admin",
+                              "--from-literal=pass=s3cr3t!", "--from-file=blob=" + bin_path})),
+             "secret/creds created");
+  auto sec = k.kubectl(in_ns({"get", "secret", "creds", "-o", "json"}));
+  INFO(sec.describe());
+  CHECK_THAT(sec.out, Catch::Contains(R"("user": "YWRtaW4=")") && Catch::Contains(R"("pass": "czNjcjN0IQ==")") &&
+                          Catch::Contains(R"("blob": "AAH+/29tZWQ=")"));
+  KUBECTL_OK(k.kubectl(in_ns({"create", "secret", "docker-registry", "reg", "--docker-server=registry.example.com",
+                              "--docker-username=u", "--docker-password=p"})),
+             "secret/reg created");
+  CHECK(get({"get", "secret", "reg"}, "{.type}") == "kubernetes.io/dockerconfigjson");
+  CHECK_THAT(get({"get", "secret", "reg"}, "{.data.\\.dockerconfigjson}"), Catch::StartsWith("eyJhdXRocyI6"));
+
+  KUBECTL_OK(k.kubectl(in_ns({"create", "serviceaccount", "builder"})), "serviceaccount/builder created");
+  CHECK(get({"get", "serviceaccount", "builder"}, "{.metadata.name}") == "builder");
+
+  // Deployment: replicas 0 is a pointer field and must survive as 0, not default to 1.
+  KUBECTL_OK(k.kubectl(in_ns({"create", "deployment", "web", "--image=nginx:1.27", "--replicas=0", "--port=80", "--",
+                              "sleep", "3600"})),
+             "deployment.apps/web created");
+  auto dep = k.kubectl(in_ns({"get", "deployment", "web", "-o", "json"}));
+  INFO(dep.describe());
+  CHECK_THAT(dep.out, Catch::Contains(R"("replicas": 0)") && Catch::Contains(R"("image": "nginx:1.27")"));
+  CHECK(get({"get", "deployment", "web"}, "{.metadata.labels.app}|{.spec.replicas}|{.spec.selector.matchLabels.app}|"
+                                          "{.spec.template.metadata.labels.app}") == "web|0|web|web");
+  CHECK(get({"get", "deployment", "web"}, "{.spec.template.spec.containers[0].name}|"
+                                          "{.spec.template.spec.containers[0].command}|"
+                                          "{.spec.template.spec.containers[0].ports[0].containerPort}") ==
+        R"(nginx|["sleep","3600"]|80)");
+
+  // Service: int target port, selector and label from the generator.
+  KUBECTL_OK(k.kubectl(in_ns({"create", "service", "clusterip", "web", "--tcp=80:8080"})), "service/web created");
+  CHECK(get({"get", "service", "web"}, "{.spec.type}|{.spec.selector.app}|{.spec.ports[0].port}|"
+                                       "{.spec.ports[0].targetPort}|{.spec.ports[0].protocol}|{.metadata.labels.app}") ==
+        "ClusterIP|web|80|8080|TCP|web");
+
+  // CronJob (a schedule that will not fire during the test), and a Job made from it: the copy
+  // carries an ownerReference and an annotation, so ObjectMeta is decoded beyond the name.
+  KUBECTL_OK(k.kubectl(in_ns({"create", "cronjob", "nightly", "--image=busybox", "--schedule=0 3 1 1 *",
+                              "--restart=OnFailure", "--", "echo", "hi"})),
+             "cronjob.batch/nightly created");
+  CHECK(get({"get", "cronjob", "nightly"}, "{.spec.schedule}|{.spec.jobTemplate.spec.template.spec.restartPolicy}|"
+                                           "{.spec.jobTemplate.spec.template.spec.containers[0].command}") ==
+        R"(0 3 1 1 *|OnFailure|["echo","hi"])");
+  auto cj_uid = get({"get", "cronjob", "nightly"}, "{.metadata.uid}");
+  KUBECTL_OK(k.kubectl(in_ns({"create", "job", "nightly-manual", "--from=cronjob/nightly"})),
+             "job.batch/nightly-manual created");
+  CHECK(get({"get", "job", "nightly-manual"}, "{.metadata.ownerReferences[0].kind}|{.metadata.ownerReferences[0].name}|"
+                                              "{.metadata.ownerReferences[0].uid}|{.metadata.ownerReferences[0].controller}|"
+                                              "{.metadata.annotations.cronjob\\.kubernetes\\.io/instantiate}") ==
+        "CronJob|nightly|" + cj_uid + "|true|manual");
+
+  // RBAC and a cluster-scoped kind.
+  KUBECTL_OK(k.kubectl(in_ns({"create", "role", "reader", "--verb=get,list", "--resource=pods,deployments.apps"})),
+             "role.rbac.authorization.k8s.io/reader created");
+  CHECK(get({"get", "role", "reader"}, "{.rules[0].verbs}|{.rules[0].apiGroups}|{.rules[1].apiGroups}|{.rules[1].resources}") ==
+        R"(["get","list"]|[""]|["apps"]|["deployments"])");
+  KUBECTL_OK(k.kubectl(in_ns({"create", "rolebinding", "read", "--role=reader", "--serviceaccount=pb:builder", "--user=u"})),
+             "rolebinding.rbac.authorization.k8s.io/read created");
+  CHECK(get({"get", "rolebinding", "read"}, "{.roleRef.kind}/{.roleRef.name}|{.subjects[*].kind}|{.subjects[*].name}") ==
+        "Role/reader|User ServiceAccount|u builder");
+  KUBECTL_OK(k.kubectl({"create", "priorityclass", "low", "--value=0", "--description=best effort"}),
+             "priorityclass.scheduling.k8s.io/low created");
+  CHECK(k.jsonpath({"get", "priorityclass", "low"}, "{.value}|{.description}") == "0|best effort");
+
+  // The same name twice is the usual AlreadyExists, decoded from protobuf like the first.
+  auto again = k.kubectl(in_ns({"create", "configmap", "cfg", "--from-literal=a=c"}));
+  CHECK(again.rc == 1);
+  // The generator wraps the server's Status message in its own words (kubectl create configmap).
+  CHECK(again.err == "error: failed to create configmap: configmaps \"cfg\" already exists\n");
   CHECK_THAT(k.server_log(), !Catch::Contains("level=error"));
 }
 
