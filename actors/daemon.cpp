@@ -8,7 +8,9 @@
 #include <pthread.h>
 #include <thread>
 
+#include "omed/actors/controller.hpp"
 #include "omed/actors/supervision.hpp"
+#include "omed/k8s/config.hpp"
 #include "omed/api/kinds.hpp"
 #include "omed/http/router.hpp"
 #include "omed/http/server.hpp"
@@ -27,37 +29,48 @@ struct SystemConfig : caf::actor_system_config {
   }
 };
 
-// Until watches feed them (issue: k8s client), kind supervisors hold no resource actors; the
-// reconciler below is what they run once objects arrive.
-Reconciler logging_reconciler(const std::string& kind, const std::string& key) {
-  auto lg = std::make_shared<log::Logger>(kind, key);
-  return [lg](const json::Value& obj) {
-    lg->debug("reconcile").kv("resourceVersion", obj.at_path("metadata.resourceVersion")
-                                                   ? obj.at_path("metadata.resourceVersion")->as_string()
-                                                   : std::string());
-    return ReconcileOutcome{};
-  };
+// How the controller reaches its API server: the embedded one in standalone, else kubeconfig or
+// the pod's service account.
+k8s::RestConfig rest_config_for(const DaemonConfig& cfg, const apiserver::ApiServer* api) {
+  if (api) {
+    k8s::RestConfig rc;
+    rc.server = api->url();
+    rc.ca_pem = api->ca_pem();
+    struct Fixed : k8s::TokenSource {
+      explicit Fixed(std::string t) : t_(std::move(t)) {}
+      std::string token() override { return t_; }
+      std::string t_;
+    };
+    rc.token = std::make_shared<Fixed>(api->token());
+    rc.context = "embedded";
+    return rc;
+  }
+  k8s::KubeconfigOptions ko;
+  ko.path = cfg.kubeconfig;
+  ko.context = cfg.context;
+  return k8s::load_config(ko);
 }
 
-std::vector<ChildSpec> children_for(const DaemonConfig& cfg, metrics::Registry& reg) {
-  std::vector<ChildSpec> out;
-  if (cfg.role == "controller" || cfg.role == "standalone") {
-    for (auto& k : api::all_kinds()) {
-      KindOptions ko;
-      ko.kind = k.kind;
-      ko.supervision.metrics = &reg;
-      ko.supervision.seed = cfg.seed;
-      auto kind = k.kind;
-      ko.make_reconciler = [kind](const std::string& key) { return logging_reconciler(kind, key); };
-      ko.on_parked = [kind](const std::string& key, const std::string& err) {
-        log::Logger(kind, key).error("resource actor parked").kv("error", err);
-      };
-      out.push_back({"kind/" + k.kind, [ko](caf::local_actor* p) {
-                       return caf::actor_cast<caf::actor>(spawn_kind_supervisor(p, ko));
-                     }});
-    }
-  }
-  return out;
+std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apiserver::ApiServer* api,
+                                            metrics::Registry& reg, runtime::Readiness& ready) {
+  ControllerOptions co;
+  co.rest = rest_config_for(cfg, api);
+  co.client.qps = cfg.qps;
+  co.client.burst = cfg.burst;
+  co.leader_election = cfg.leader_election;
+  co.election.lease_namespace = cfg.lease_namespace.empty() ? co.rest.namespace_ : cfg.lease_namespace;
+  co.election.lease_name = cfg.lease_name;
+  co.election.identity = cfg.identity;
+  co.election.lease_duration = cfg.lease_duration;
+  co.election.renew_deadline = cfg.renew_deadline;
+  co.election.retry_period = cfg.retry_period;
+  co.dry_run = cfg.dry_run;
+  co.watch_namespace = cfg.watch_namespace;
+  co.owned = default_owned_resources();
+  co.supervision.seed = cfg.seed;
+  co.metrics = &reg;
+  co.readiness = &ready;
+  return std::make_unique<Controller>(std::move(co));
 }
 
 }  // namespace
@@ -101,6 +114,25 @@ int run_daemon(const DaemonConfig& cfg) {
     ready.open("apiserver");
   }
 
+  // The controller's long-lived pieces (client, directory) must outlive every actor.
+  std::unique_ptr<Controller> controller;
+  if (cfg.role == "controller" || cfg.role == "standalone") {
+    try {
+      controller = make_controller(cfg, api.get(), reg, ready);
+    } catch (const std::exception& e) {
+      lg.error("cannot configure the controller").kv("error", e.what());
+      if (api)
+        api->stop();
+      return 2;  // a configuration error, like a bad flag: restarting will not help
+    }
+    auto& rc = controller->options().rest;
+    lg.info("controller configured")
+      .kv("server", rc.server)
+      .kv("context", rc.context)
+      .kv("leader_election", cfg.leader_election)
+      .kv("identity", controller->options().election.identity);
+  }
+
   SystemConfig syscfg(cfg.threads);
   auto sys = std::make_unique<caf::actor_system>(syscfg);
   auto* sysp = sys.get();
@@ -110,7 +142,7 @@ int run_daemon(const DaemonConfig& cfg) {
   SupervisorOptions so;
   so.metrics = &reg;
   so.seed = cfg.seed;
-  auto root = spawn_root_supervisor(*sys, children_for(cfg, reg), so);
+  auto root = spawn_root_supervisor(*sys, controller ? controller->children() : std::vector<ChildSpec>{}, so);
 
   http::Router router(&reg);
   router.add("GET", "/metrics", "metrics", [&reg](std::shared_ptr<http::Exchange> ex) {
@@ -191,11 +223,14 @@ int run_daemon(const DaemonConfig& cfg) {
     caf::scoped_actor self{*sys};
     auto budget = cfg.shutdown_timeout - std::chrono::milliseconds(1000);
     bool drained = false;
+    self->monitor(root);
     self->request(root, budget, drain_atom_v)
       .receive([&](caf::ok_atom) { drained = true; },
                [&](caf::error& err) { lg.warn("drain incomplete; killing actors").kv("error", describe(err)); });
     if (!drained)
       self->send_exit(root, caf::exit_reason::kill);
+    // The root answers before it quits: wait for it to be gone so the count below is final.
+    self->receive([](const caf::down_msg&) {}, caf::after(std::chrono::seconds(1)) >> [] {});
   }
   server.stop();
   if (api)

@@ -2,6 +2,7 @@
 // one per object key, restarted from the latest object) and resource actors.
 #include "omed/actors/supervision.hpp"
 
+#include "omed/controller/admission.hpp"
 #include "omed/metrics/registry.hpp"
 #include "supervisor_core.hpp"
 
@@ -106,32 +107,128 @@ supervisor_actor::behavior_type root_fn(supervisor_actor::stateful_pointer<RootS
 // ------------------------------------------------------------------ resource actor
 
 struct ResourceState {
-  std::string kind;
-  std::string key;
+  ResourceActorArgs args;
   ObjectEvent latest;
-  Reconciler reconcile;
+  controller::Owned owned;
   bool requeue_pending = false;
+  bool writing = false;   // a plan's writes are in flight
+  bool dirty = false;     // something arrived meanwhile: reconcile again when they finish
+  int failures = 0;
+  log::Logger log;
   static inline const char* name = "omed.resource";
 };
 
-void run_reconcile(resource_actor::stateful_pointer<ResourceState> self) {
+using resource_ptr = resource_actor::stateful_pointer<ResourceState>;
+
+void run_reconcile(resource_ptr self);
+
+void schedule_requeue(resource_ptr self, std::chrono::milliseconds after) {
+  if (after.count() <= 0 || self->state.requeue_pending)
+    return;
+  self->state.requeue_pending = true;
+  self->delayed_send(self, after, requeue_atom_v);
+}
+
+WriteRequest request_for(const controller::Step& step, const std::shared_ptr<const json::Value>& target) {
+  WriteRequest w;
+  w.op = controller::to_string(step.op);
+  w.target = target;
+  if (step.op == controller::StepOp::Apply || step.op == controller::StepOp::Status)
+    w.body = std::make_shared<const json::Value>(step.body);
+  if (step.op == controller::StepOp::Event) {
+    w.event_type = step.event.type;
+    w.reason = step.event.reason;
+    w.action = step.event.action;
+    w.message = step.event.message;
+  }
+  return w;
+}
+
+// Sends the plan's writes one after another; the next only after the previous succeeded, so a
+// finalizer is stored before anything it guards happens.
+void execute(resource_ptr self, std::shared_ptr<std::vector<controller::Step>> steps, size_t i,
+             std::shared_ptr<const json::Value> target, std::chrono::milliseconds requeue_after) {
+  auto& st = self->state;
+  if (i == steps->size()) {
+    st.writing = false;
+    st.failures = 0;
+    if (st.dirty) {
+      st.dirty = false;
+      run_reconcile(self);
+    } else {
+      schedule_requeue(self, requeue_after);
+    }
+    return;
+  }
+  auto fail = [self](const std::string& op, int code, const std::string& reason, const std::string& message) {
+    auto& s = self->state;
+    s.writing = false;
+    if (reason == "NotLeader") {
+      s.dirty = false;  // the elector's resync brings us back when we lead
+      return;
+    }
+    bool stale = code == 409 || code == 404;  // our view was behind; the next event corrects it
+    if (!stale)
+      s.failures++;
+    s.log.warn("write failed; will retry")
+      .kv("op", op)
+      .kv("code", code)
+      .kv("reason", reason)
+      .kv("error", message)
+      .kv("failures", s.failures);
+    if (s.dirty) {
+      s.dirty = false;
+      run_reconcile(self);
+      return;
+    }
+    schedule_requeue(self, stale ? std::chrono::milliseconds(200) : controller::failure_backoff(s.failures));
+  };
+  auto req = request_for((*steps)[i], target);
+  auto op = req.op;
+  auto applier = st.args.applier ? st.args.applier() : applier_actor{};
+  if (!applier)
+    return fail(op, 0, "ApplierUnavailable", "no applier running");
+  self->request(applier, st.args.write_timeout, write_atom_v, std::move(req))
+    .then(
+      [self, steps, i, target, requeue_after, fail, op](WriteResult& r) {
+        if (!r.ok)
+          return fail(op, r.code, r.reason, r.message);
+        execute(self, steps, i + 1, target, requeue_after);
+      },
+      [fail, op](caf::error& err) { fail(op, 0, "ApplierUnavailable", describe(err)); });
+}
+
+void run_reconcile(resource_ptr self) {
   auto& st = self->state;
   if (!st.latest.object || st.latest.type == "DELETED")
     return;
-  auto out = st.reconcile(*st.latest.object);  // may throw: the supervisor handles the crash
-  if (out.requeue_after.count() > 0 && !st.requeue_pending) {
-    st.requeue_pending = true;
-    self->delayed_send(self, out.requeue_after, requeue_atom_v);
+  if (st.writing) {
+    st.dirty = true;
+    return;
   }
+  auto target = st.latest.object;
+  auto plan = st.args.reconcile(controller::Input{*target, st.owned});  // may throw: the supervisor handles it
+  if (!st.args.applier) {
+    schedule_requeue(self, plan.requeue_after);
+    return;
+  }
+  auto steps = std::make_shared<std::vector<controller::Step>>(
+    controller::steps_for(*target, plan, st.owned, std::chrono::system_clock::now()));
+  if (steps->empty()) {
+    st.failures = 0;
+    schedule_requeue(self, plan.requeue_after);
+    return;
+  }
+  st.writing = true;
+  execute(self, steps, 0, target, plan.requeue_after);
 }
 
-resource_actor::behavior_type resource_fn(resource_actor::stateful_pointer<ResourceState> self,
-                                          std::string kind, std::string key, ObjectEvent initial,
-                                          Reconciler reconcile) {
-  self->state.kind = std::move(kind);
-  self->state.key = std::move(key);
-  self->state.latest = std::move(initial);
-  self->state.reconcile = std::move(reconcile);
+resource_actor::behavior_type resource_fn(resource_ptr self, ResourceActorArgs args) {
+  auto& st = self->state;
+  st.latest = std::move(args.initial);
+  st.owned = std::move(args.owned);
+  st.log = log::Logger(args.kind, args.key);
+  st.args = std::move(args);
   self->set_exception_handler(exception_to_error);
   // The first reconcile runs as a message so that a crash on start is an ordinary exit.
   self->send(self, requeue_atom_v);
@@ -140,7 +237,30 @@ resource_actor::behavior_type resource_fn(resource_actor::stateful_pointer<Resou
       self->state.latest = std::move(ev);
       run_reconcile(self);
     },
+    [self](owned_atom, ObjectEvent& ev) {
+      if (!ev.object)
+        return;
+      auto key = controller::owned_key(*ev.object);
+      if (ev.type == "DELETED")
+        self->state.owned.erase(key);
+      else
+        self->state.owned[key] = ev.object;
+      run_reconcile(self);
+    },
     [self](latest_atom) { return self->state.latest; },
+    [self](held_atom) {
+      auto& s = self->state;
+      HeldObject h;
+      h.key = s.args.key;
+      if (s.latest.object) {
+        auto* rv = s.latest.object->at_path("metadata.resourceVersion");
+        h.resource_version = rv && rv->is_string() ? rv->as_string() : "";
+        h.generation = controller::generation_of(*s.latest.object);
+      }
+      h.owned = static_cast<int32_t>(s.owned.size());
+      h.failures = s.failures;
+      return h;
+    },
     [self](requeue_atom) {
       self->state.requeue_pending = false;
       run_reconcile(self);
@@ -154,6 +274,9 @@ struct KindState {
   KindOptions opts;
   std::unique_ptr<SupervisorCore> core;
   std::map<std::string, ObjectEvent> latest;
+  // Objects owned by each key (by their controller ownerReference), kept even before the owner's
+  // actor exists so that a (re)started actor sees them at once.
+  std::map<std::string, controller::Owned> owned;
   // Generation at which a child was parked: only a spec change (new generation) retries it.
   std::map<std::string, int64_t> parked_generation;
   Counters ctr;
@@ -163,10 +286,7 @@ struct KindState {
 using kind_ptr = kind_supervisor_actor::stateful_pointer<KindState>;
 
 int64_t generation_of(const ObjectEvent& ev) {
-  if (!ev.object)
-    return 0;
-  auto* md = ev.object->get("metadata");
-  return md ? md->int_at("generation").value_or(0) : 0;
+  return ev.object ? controller::generation_of(*ev.object) : 0;
 }
 
 void update_live(kind_ptr self) {
@@ -182,10 +302,58 @@ void start_resource(kind_ptr self, const std::string& key) {
     if (it == s.latest.end())
       return caf::actor{};
     // A restart starts from the latest object the supervisor was sent, not the first one.
-    auto h = spawn_resource_actor(self, s.opts.kind, key, it->second, s.opts.make_reconciler(key));
-    return caf::actor_cast<caf::actor>(h);
+    ResourceActorArgs a;
+    a.kind = s.opts.kind;
+    a.key = key;
+    a.initial = it->second;
+    if (auto o = s.owned.find(key); o != s.owned.end())
+      a.owned = o->second;
+    a.reconcile = s.opts.make_reconciler(key);
+    a.applier = s.opts.applier;
+    a.write_timeout = s.opts.write_timeout;
+    return caf::actor_cast<caf::actor>(spawn_resource_actor(self, std::move(a)));
   });
   update_live(self);
+}
+
+// A parked object gets the reason in its status and a Warning Event, so `kubectl describe`
+// says why nothing happens to it.
+void report_parked(kind_ptr self, const std::string& key, const std::string& err) {
+  auto& s = self->state;
+  auto it = s.latest.find(key);
+  auto applier = s.opts.applier ? s.opts.applier() : applier_actor{};
+  if (!applier || it == s.latest.end() || !it->second.object)
+    return;
+  controller::Plan plan;
+  plan.wants_finalizer = false;
+  plan.write_status = s.opts.kind != "ServingRuntime" && s.opts.kind != "ClusterServingRuntime";
+  std::string msg = "reconcile failed repeatedly and is suspended until the object changes: " + err;
+  if (const char* state = controller::required_state(s.opts.kind, false))
+    plan.status.set("state", state);
+  plan.conditions.push_back({"Ready", "False", "ReconcileFailed", msg});
+  plan.events.push_back({"Warning", "ReconcileFailed", "Reconcile", msg});
+  auto target = it->second.object;
+  for (auto& step : controller::steps_for(*target, plan, {}, std::chrono::system_clock::now())) {
+    WriteRequest w;
+    w.op = controller::to_string(step.op);
+    w.target = target;
+    if (step.op == controller::StepOp::Status)
+      w.body = std::make_shared<const json::Value>(step.body);
+    w.event_type = step.event.type;
+    w.reason = step.event.reason;
+    w.action = step.event.action;
+    w.message = step.event.message;
+    self->request(applier, s.opts.write_timeout, write_atom_v, std::move(w))
+      .then(
+        [self, key](WriteResult& r) {
+          if (!r.ok)
+            log::Logger("kind_supervisor/" + self->state.opts.kind, key)
+              .warn("could not report the parked object")
+              .kv("reason", r.reason)
+              .kv("error", r.message);
+        },
+        [](caf::error&) {});
+  }
 }
 
 kind_supervisor_actor::behavior_type kind_fn(kind_ptr self, KindOptions opts) {
@@ -207,6 +375,7 @@ kind_supervisor_actor::behavior_type kind_fn(kind_ptr self, KindOptions opts) {
     if (s.ctr.parked)
       s.ctr.parked->set(static_cast<double>(s.core->parked()));
     update_live(self);
+    report_parked(self, key, err);
     if (s.opts.on_parked)
       s.opts.on_parked(key, err);
   };
@@ -221,6 +390,8 @@ kind_supervisor_actor::behavior_type kind_fn(kind_ptr self, KindOptions opts) {
       update_live(self);
   });
   self->set_exception_handler(exception_to_error);
+  if (st.opts.on_started)
+    st.opts.on_started(caf::actor_cast<kind_supervisor_actor>(self));
   return {
     [self](event_atom, ObjectEvent& ev) {
       auto& s = self->state;
@@ -230,9 +401,11 @@ kind_supervisor_actor::behavior_type kind_fn(kind_ptr self, KindOptions opts) {
       if (key.empty())
         return;
       if (ev.type == "DELETED") {
+        // Deletion is complete (finalizers are gone): the actor has nothing left to do.
         s.core->stop_child(key);
         s.core->forget(key);
         s.latest.erase(key);
+        s.owned.erase(key);
         s.parked_generation.erase(key);
         update_live(self);
         return;
@@ -255,11 +428,61 @@ kind_supervisor_actor::behavior_type kind_fn(kind_ptr self, KindOptions opts) {
         start_resource(self, key);
       // else: restarting; the restart picks up latest[key].
     },
+    [self](owned_atom, ObjectEvent& ev, const std::string& owner) {
+      auto& s = self->state;
+      if (!ev.object || owner.empty())
+        return;
+      auto okey = controller::owned_key(*ev.object);
+      if (ev.type == "DELETED") {
+        auto it = s.owned.find(owner);
+        if (it != s.owned.end()) {
+          it->second.erase(okey);
+          if (it->second.empty())
+            s.owned.erase(it);
+        }
+      } else {
+        s.owned[owner][okey] = ev.object;
+      }
+      if (auto child = s.core->child(owner))
+        self->send(caf::actor_cast<resource_actor>(child), owned_atom_v, std::move(ev));
+    },
     [self](latest_atom, const std::string& key) -> caf::result<ObjectEvent> {
       auto it = self->state.latest.find(key);
       if (it == self->state.latest.end())
         return caf::make_error(caf::sec::invalid_argument, "no object " + key);
       return it->second;
+    },
+    [self](resync_atom) {
+      for (auto& c : self->state.core->snapshot())
+        if (auto child = self->state.core->child(c.name))
+          self->send(caf::actor_cast<resource_actor>(child), requeue_atom_v);
+    },
+    [self](held_atom) -> caf::result<std::vector<HeldObject>> {
+      auto rp = self->make_response_promise<std::vector<HeldObject>>();
+      std::vector<caf::actor> kids;
+      for (auto& c : self->state.core->snapshot())
+        if (auto child = self->state.core->child(c.name))
+          kids.push_back(child);
+      if (kids.empty()) {
+        rp.deliver(std::vector<HeldObject>{});
+        return rp;
+      }
+      auto acc = std::make_shared<std::vector<HeldObject>>();
+      auto pending = std::make_shared<size_t>(kids.size());
+      for (auto& k : kids) {
+        self->request(caf::actor_cast<resource_actor>(k), std::chrono::seconds(10), held_atom_v)
+          .then(
+            [acc, pending, rp](HeldObject& h) mutable {
+              acc->push_back(std::move(h));
+              if (--*pending == 0)
+                rp.deliver(std::move(*acc));
+            },
+            [acc, pending, rp](caf::error&) mutable {
+              if (--*pending == 0)
+                rp.deliver(std::move(*acc));
+            });
+      }
+      return rp;
     },
     [self](children_atom) { return self->state.core->snapshot(); },
     [self](drain_atom) -> caf::result<caf::ok_atom> {
@@ -292,10 +515,8 @@ kind_supervisor_actor spawn_kind_supervisor(caf::actor_system& sys, KindOptions 
   return sys.spawn(kind_fn, std::move(opts));
 }
 
-resource_actor spawn_resource_actor(caf::local_actor* parent, std::string kind, std::string key,
-                                    ObjectEvent initial, Reconciler reconcile) {
-  return parent->spawn(resource_fn, std::move(kind), std::move(key), std::move(initial),
-                       std::move(reconcile));
+resource_actor spawn_resource_actor(caf::local_actor* parent, ResourceActorArgs args) {
+  return parent->spawn(resource_fn, std::move(args));
 }
 
 }  // namespace omed::actors

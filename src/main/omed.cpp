@@ -44,6 +44,22 @@ config::Options daemon_options(const std::string& role) {
     .add("seed", config::OptionKind::Int, "1", "seed for restart jitter (deterministic runs)")
     .add("port-file", config::OptionKind::String, "", "write the bound HTTP port to this file")
     .add("help", config::OptionKind::Bool, "false", "show this help");
+  if (role == "controller") {
+    o.add("kubeconfig", config::OptionKind::String, "",
+          "kubeconfig file (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)")
+      .add("context", config::OptionKind::String, "", "kubeconfig context (default: current-context)")
+      .add("leader-elect", config::OptionKind::Bool, "true", "elect a leader through a Lease; only it writes")
+      .add("lease-namespace", config::OptionKind::String, "", "namespace of the Lease (default: the context's)")
+      .add("lease-name", config::OptionKind::String, "omed-controller", "name of the Lease")
+      .add("identity", config::OptionKind::String, "", "holder identity in the Lease (default hostname_pid_random)")
+      .add("lease-duration", config::OptionKind::Duration, "15s", "how long standbys wait after the last renewal")
+      .add("renew-deadline", config::OptionKind::Duration, "10s", "the leader stops writing if it cannot renew within this")
+      .add("retry-period", config::OptionKind::Duration, "2s", "between election attempts")
+      .add("namespace", config::OptionKind::String, "", "watch only this namespace (default: all)")
+      .add("qps", config::OptionKind::String, "20", "requests per second to the API server (client-side limit)")
+      .add("burst", config::OptionKind::Int, "40", "burst above --qps")
+      .add("dry-run", config::OptionKind::Bool, "false", "compute and log every write, persist none (dryRun=All)");
+  }
   if (role == "standalone" || role == "apiserver") {
     bool standalone = role == "standalone";
     o.add("data-dir", config::OptionKind::String, standalone ? ".omed" : "",
@@ -131,6 +147,35 @@ int run_role(const std::string& role, int argc, char** argv) {
   }
   dc.seed = static_cast<uint64_t>(opts.integer("seed"));
   dc.port_file = opts.str("port-file");
+  if (role == "controller") {
+    dc.kubeconfig = opts.str("kubeconfig");
+    dc.context = opts.str("context");
+    dc.leader_election = opts.boolean("leader-elect");
+    dc.lease_namespace = opts.str("lease-namespace");
+    dc.lease_name = opts.str("lease-name");
+    dc.identity = opts.str("identity");
+    dc.lease_duration = opts.duration("lease-duration");
+    dc.renew_deadline = opts.duration("renew-deadline");
+    dc.retry_period = opts.duration("retry-period");
+    if (!(dc.retry_period < dc.renew_deadline && dc.renew_deadline < dc.lease_duration)) {
+      std::cerr << "omed controller: need --retry-period < --renew-deadline < --lease-duration\n";
+      return 2;
+    }
+    dc.watch_namespace = opts.str("namespace");
+    dc.dry_run = opts.boolean("dry-run");
+    try {
+      dc.qps = std::stod(opts.str("qps"));
+    } catch (...) {
+      dc.qps = -1;
+    }
+    if (dc.qps <= 0 || opts.integer("burst") < 1) {
+      std::cerr << "omed controller: --qps must be a positive number and --burst at least 1\n";
+      return 2;
+    }
+    dc.burst = static_cast<int>(opts.integer("burst"));
+  }
+  if (role == "standalone")
+    dc.leader_election = false;  // one process: nobody to elect
   if (role == "standalone" || role == "apiserver") {
     apiserver::ApiServerOptions ao;
     ao.host = opts.str("host");

@@ -189,7 +189,8 @@ TEST_CASE_METHOD(Fixture, "a restarted resource actor starts again from the late
   KindOptions ko;
   ko.kind = "InferenceService";
   ko.make_reconciler = [&](const std::string&) {
-    return Reconciler([&](const json::Value& obj) {
+    return Reconciler([&](const controller::Input& in) {
+      auto& obj = in.object;
       auto rv = obj.at_path("metadata.resourceVersion")->as_string();
       seen.push_back(rv);
       if (rv == "2" && !crashed_once) {
@@ -234,7 +235,8 @@ TEST_CASE_METHOD(Fixture, "a poisoned object is parked, reported, and retried on
   ko.kind = "BaseModel";
   ko.on_parked = [&](const std::string& key, const std::string& err) { parked.emplace_back(key, err); };
   ko.make_reconciler = [&](const std::string&) {
-    return Reconciler([&](const json::Value& obj) {
+    return Reconciler([&](const controller::Input& in) {
+      auto& obj = in.object;
       ++attempts;
       auto* ann = obj.at_path("metadata.annotations");
       if (ann && ann->get("omed.test/poison"))

@@ -2,7 +2,9 @@
 // orderly exit on SIGTERM.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "../support/process.hpp"
 #include "../support/raw_http.hpp"
@@ -22,13 +24,13 @@ bool have_promtool() { return std::system("command -v promtool >/dev/null 2>&1")
 
 TEST_CASE("metrics from a running omed pass promtool check metrics", "[daemon]") {
   TempDir dir;
-  Process p({omed_bin(), "controller", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
+  Process p({omed_bin(), "agent", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
             dir.path() / "log");
   auto port = wait_for_file(dir.path() / "port", 10000);
   REQUIRE_FALSE(port.empty());
   auto text = body_of(http_get(static_cast<uint16_t>(std::stoi(port)), "/metrics"));
   CHECK_THAT(text, Catch::Contains("# TYPE omed_actors_running gauge"));
-  CHECK_THAT(text, Catch::Contains("omed_build_info{version=\"" OMED_VERSION "\",role=\"controller\"} 1"));
+  CHECK_THAT(text, Catch::Contains("omed_build_info{version=\"" OMED_VERSION "\",role=\"agent\"} 1"));
   CHECK_THAT(text, Catch::Contains("process_resident_memory_bytes"));
   write_file(dir.path() / "metrics.txt", text);
   if (have_promtool()) {
@@ -46,7 +48,7 @@ TEST_CASE("metrics from a running omed pass promtool check metrics", "[daemon]")
 
 TEST_CASE("probes: healthz, readyz with reasons, unknown paths", "[daemon]") {
   TempDir dir;
-  Process p({omed_bin(), "controller", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
+  Process p({omed_bin(), "agent", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
             dir.path() / "log");
   auto port = static_cast<uint16_t>(std::stoi(wait_for_file(dir.path() / "port", 10000)));
   CHECK_THAT(http_get(port, "/healthz"), Catch::StartsWith("HTTP/1.1 200"));
@@ -72,7 +74,7 @@ TEST_CASE("probes: healthz, readyz with reasons, unknown paths", "[daemon]") {
 
 TEST_CASE("omed exits 0 within 5 s of SIGTERM with every actor stopped", "[daemon]") {
   TempDir dir;
-  Process p({omed_bin(), "controller", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string(),
+  Process p({omed_bin(), "agent", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string(),
              "--log-format", "json"},
             dir.path() / "log");
   REQUIRE_FALSE(wait_for_file(dir.path() / "port", 10000).empty());
@@ -105,7 +107,7 @@ TEST_CASE("flags and config file: --help, --version, bad values, file overridden
     CHECK_THAT(p.output(), Catch::Contains("--threads: invalid integer 'zero'"));
   }
   {
-    Process p({omed_bin(), "controller", "--http-addr", "nowhere"}, dir.path() / "bad2");
+    Process p({omed_bin(), "agent", "--http-addr", "nowhere"}, dir.path() / "bad2");
     REQUIRE(p.wait(5000));
     CHECK(p.exit_code() == 2);
     CHECK_THAT(p.output(), Catch::Contains("--http-addr must be HOST:PORT"));
@@ -119,7 +121,7 @@ TEST_CASE("flags and config file: --help, --version, bad values, file overridden
   // The config file sets JSON logs and a port file; the flag overrides the log format.
   write_file(dir.path() / "omed.yaml", "log-format: json\nhttp-addr: 127.0.0.1:0\nport-file: " +
                                            (dir.path() / "port").string() + "\nlog-level: debug\n");
-  Process p({omed_bin(), "controller", "--config", (dir.path() / "omed.yaml").string(), "--log-format", "logfmt"},
+  Process p({omed_bin(), "agent", "--config", (dir.path() / "omed.yaml").string(), "--log-format", "logfmt"},
             dir.path() / "log");
   REQUIRE_FALSE(wait_for_file(dir.path() / "port", 10000).empty());
   p.signal(SIGTERM);
@@ -129,14 +131,56 @@ TEST_CASE("flags and config file: --help, --version, bad values, file overridden
   CHECK_THAT(out, !Catch::Contains("{\"ts\""));
 }
 
+TEST_CASE("the controller: no cluster configured is exit 2; a dead API server keeps it up and not ready", "[daemon]") {
+  TempDir dir;
+  {
+    // Empty KUBECONFIG counts as unset; HOME has no .kube; not in a pod.
+    Process p({omed_bin(), "controller", "--http-addr", "127.0.0.1:0"}, dir.path() / "none",
+              {"KUBECONFIG=", "HOME=" + dir.path().string()});
+    REQUIRE(p.wait(5000));
+    CHECK(p.exit_code() == 2);
+    CHECK_THAT(p.output(), Catch::Contains("cannot configure the controller") && Catch::Contains("kubeconfig"));
+  }
+  // Port 1 on loopback: nothing listens there, every request is refused at once.
+  write_file(dir.path() / "kc", "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "
+                                "\"http://127.0.0.1:1\"}\nusers:\n- name: u\n  user: {token: dead-server-token-x9}\n"
+                                "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n");
+  Process p({omed_bin(), "controller", "--kubeconfig", (dir.path() / "kc").string(), "--http-addr", "127.0.0.1:0",
+             "--port-file", (dir.path() / "port").string()},
+            dir.path() / "log");
+  auto port_s = wait_for_file(dir.path() / "port", 10000);
+  REQUIRE_FALSE(port_s.empty());
+  auto port = static_cast<uint16_t>(std::stoi(port_s));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto ready = http_get(port, "/readyz?verbose");
+  CHECK_THAT(ready, Catch::StartsWith("HTTP/1.1 503"));
+  CHECK_THAT(body_of(ready), Catch::Contains("[-]watches failed") && Catch::Contains("[-]leader failed"));
+  CHECK_THAT(http_get(port, "/healthz"), Catch::StartsWith("HTTP/1.1 200"));
+  CHECK_THAT(body_of(http_get(port, "/metrics")),
+             Catch::Contains("omed_leader 0") && Catch::Contains("omed_watch_restarts_total{kind=\"ClusterBaseModel\",reason=\"error\"}"));
+  p.signal(SIGTERM);
+  REQUIRE(p.wait(6000));
+  CHECK(p.exit_code() == 0);
+  auto out = p.output();
+  CHECK_THAT(out, Catch::Contains("list failed; retrying") && Catch::Contains("Couldn't connect to server"));
+  CHECK_THAT(out, !Catch::Contains("dead-server-token-x9"));
+  // Retries are rate limited in the log: at most the first and every tenth failure per watch are
+  // warnings, so three seconds of a dead server stay a screenful.
+  size_t warns = 0;
+  for (size_t at = out.find("msg=\"list failed; retrying\""); at != std::string::npos;
+       at = out.find("msg=\"list failed; retrying\"", at + 1))
+    warns++;
+  CHECK(warns <= 2 * 20);
+}
+
 TEST_CASE("a busy port is a clear error, not a crash", "[daemon]") {
   TempDir dir;
-  Process first({omed_bin(), "controller", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
+  Process first({omed_bin(), "agent", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
                 dir.path() / "log1");
   auto port = wait_for_file(dir.path() / "port", 10000);
   REQUIRE_FALSE(port.empty());
   port.pop_back();
-  Process second({omed_bin(), "controller", "--http-addr", "127.0.0.1:" + port}, dir.path() / "log2");
+  Process second({omed_bin(), "agent", "--http-addr", "127.0.0.1:" + port}, dir.path() / "log2");
   REQUIRE(second.wait(5000));
   CHECK(second.exit_code() == 1);
   CHECK_THAT(second.output(), Catch::Contains("cannot start the HTTP server"));

@@ -24,6 +24,21 @@ struct DaemonConfig {
   // standalone and apiserver roles: the embedded API server, and CRDs to load into it.
   std::optional<apiserver::ApiServerOptions> apiserver;
   std::string crds_dir;
+
+  // controller role: how to reach the API server (standalone uses its embedded one).
+  std::string kubeconfig;            // explicit file; else in-cluster, else $KUBECONFIG / ~/.kube/config
+  std::string context;
+  bool leader_election = true;       // standalone turns it off: one process, nobody to elect
+  std::string lease_namespace;       // default: the kubeconfig context's (or the pod's) namespace
+  std::string lease_name = "omed-controller";
+  std::string identity;              // default hostname_pid_random
+  std::chrono::milliseconds lease_duration{15000};
+  std::chrono::milliseconds renew_deadline{10000};
+  std::chrono::milliseconds retry_period{2000};
+  bool dry_run = false;
+  std::string watch_namespace;       // "" = all
+  double qps = 20;                   // client-side rate limit toward the API server
+  int burst = 40;
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code.

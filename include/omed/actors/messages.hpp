@@ -46,12 +46,71 @@ typename Inspector::result_type inspect(Inspector& f, ObjectEvent& x) {
   return f(caf::meta::type_name("omed.ObjectEvent"), x.type, text, load);
 }
 
+// One write a resource actor asks the applier for. `target` is the resource's object as the
+// actor last saw it (identity, uid, resourceVersion); `body` is what to write.
+struct WriteRequest {
+  std::string op;  // add-finalizer, remove-finalizer, apply, status, event
+  std::shared_ptr<const json::Value> target;
+  std::shared_ptr<const json::Value> body;
+  std::string event_type, reason, action, message;  // op == event
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, WriteRequest& x) {
+  std::string target = x.target ? json::dump(*x.target) : std::string();
+  std::string body = x.body ? json::dump(*x.body) : std::string();
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.target = target.empty() ? nullptr : std::make_shared<const json::Value>(json::parse(target));
+    x.body = body.empty() ? nullptr : std::make_shared<const json::Value>(json::parse(body));
+    return caf::none;
+  });
+  return f(caf::meta::type_name("omed.WriteRequest"), x.op, target, body, x.event_type, x.reason, x.action,
+           x.message, load);
+}
+
+struct WriteResult {
+  bool ok = false;
+  int32_t code = 0;       // HTTP code of the failure (0: no answer or refused locally)
+  std::string reason;     // Conflict, NotFound, NotLeader, ...
+  std::string message;
+  std::shared_ptr<const json::Value> object;  // the stored object after the write, when known
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, WriteResult& x) {
+  std::string obj = x.object ? json::dump(*x.object) : std::string();
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.object = obj.empty() ? nullptr : std::make_shared<const json::Value>(json::parse(obj));
+    return caf::none;
+  });
+  return f(caf::meta::type_name("omed.WriteResult"), x.ok, x.code, x.reason, x.message, obj, load);
+}
+
+// A resource actor's view of itself, for omectl and the tests: key, the resourceVersion and
+// generation of the object it holds, how many owned objects it tracks.
+struct HeldObject {
+  std::string key;
+  std::string resource_version;
+  int64_t generation = 0;
+  int32_t owned = 0;
+  int32_t failures = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, HeldObject& x) {
+  return f(caf::meta::type_name("omed.HeldObject"), x.key, x.resource_version, x.generation, x.owned, x.failures);
+}
+
 }  // namespace omed::actors
 
 CAF_BEGIN_TYPE_ID_BLOCK(omed, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(omed, (omed::actors::ChildInfo))
   CAF_ADD_TYPE_ID(omed, (std::vector<omed::actors::ChildInfo>))
   CAF_ADD_TYPE_ID(omed, (omed::actors::ObjectEvent))
+  CAF_ADD_TYPE_ID(omed, (omed::actors::WriteRequest))
+  CAF_ADD_TYPE_ID(omed, (omed::actors::WriteResult))
+  CAF_ADD_TYPE_ID(omed, (omed::actors::HeldObject))
+  CAF_ADD_TYPE_ID(omed, (std::vector<omed::actors::HeldObject>))
   // 0.17 atoms: at most 10 characters, no type IDs consumed.
   CAF_ADD_ATOM(omed, omed::actors, restart_atom, "restart")
   CAF_ADD_ATOM(omed, omed::actors, children_atom, "children")
@@ -60,6 +119,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(omed, caf::first_custom_type_id)
   CAF_ADD_ATOM(omed, omed::actors, latest_atom, "latest")
   CAF_ADD_ATOM(omed, omed::actors, requeue_atom, "requeue")
   CAF_ADD_ATOM(omed, omed::actors, parked_atom, "parked")
+  CAF_ADD_ATOM(omed, omed::actors, write_atom, "write")
+  CAF_ADD_ATOM(omed, omed::actors, owned_atom, "owned")
+  CAF_ADD_ATOM(omed, omed::actors, resync_atom, "resync")
+  CAF_ADD_ATOM(omed, omed::actors, held_atom, "held")
 CAF_END_TYPE_ID_BLOCK(omed)
 
 namespace omed::actors {
@@ -71,15 +134,27 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<drain_atom>::with<caf::ok_atom>,
   caf::reacts_to<restart_atom, std::string, uint64_t>>;
 
-// A kind supervisor additionally takes watch events and routes them to resource actors.
+// A kind supervisor additionally takes watch events and routes them to resource actors: its own
+// kind's objects by key, objects they own by the key of their controller owner (owned_atom).
+// resync asks every resource actor to reconcile (leadership gained); held reports what each
+// live resource actor holds.
 using kind_supervisor_actor = supervisor_actor::extend<
   caf::reacts_to<event_atom, ObjectEvent>,
-  caf::replies_to<latest_atom, std::string>::with<ObjectEvent>>;
+  caf::reacts_to<owned_atom, ObjectEvent, std::string>,
+  caf::replies_to<latest_atom, std::string>::with<ObjectEvent>,
+  caf::reacts_to<resync_atom>,
+  caf::replies_to<held_atom>::with<std::vector<HeldObject>>>;
 
 // A resource actor: one per live object; every event leads to the same level-triggered reconcile.
 using resource_actor = caf::typed_actor<
   caf::reacts_to<event_atom, ObjectEvent>,
+  caf::reacts_to<owned_atom, ObjectEvent>,
   caf::replies_to<latest_atom>::with<ObjectEvent>,
+  caf::replies_to<held_atom>::with<HeldObject>,
   caf::reacts_to<requeue_atom>>;
+
+// The only writer to the API server. Every answer is a WriteResult (failures included), so a
+// resource actor's request never ends in an error it did not expect.
+using applier_actor = caf::typed_actor<caf::replies_to<write_atom, WriteRequest>::with<WriteResult>>;
 
 }  // namespace omed::actors
