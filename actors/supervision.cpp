@@ -35,6 +35,8 @@ struct Counters {
   metrics::Counter* restarts = nullptr;
   metrics::Gauge* parked = nullptr;
   metrics::Gauge* live = nullptr;
+  metrics::Histogram* reconcile_seconds = nullptr;
+  metrics::Counter* reconcile_errors = nullptr;
 };
 
 Counters counters_for(metrics::Registry* reg, const std::string& supervisor, const std::string& kind) {
@@ -48,9 +50,17 @@ Counters counters_for(metrics::Registry* reg, const std::string& supervisor, con
                          "Children parked as failed after exceeding the restart intensity.",
                          {"supervisor"})
                 .with({supervisor});
-  if (!kind.empty())
+  if (!kind.empty()) {
     c.live = &reg->gauge("omed_resource_actors", "Live resource actors per kind.", {"kind"})
                 .with({kind});
+    c.reconcile_seconds = &reg->histogram("omed_reconcile_duration_seconds",
+                                          "Time from computing a reconcile's plan to its last write.", {"kind"},
+                                          metrics::exponential_buckets(0.0005, 2, 16))
+                             .with({kind});
+    c.reconcile_errors = &reg->counter("omed_reconcile_errors_total",
+                                       "Reconciles that threw or whose writes failed.", {"kind"})
+                            .with({kind});
+  }
   return c;
 }
 
@@ -114,6 +124,7 @@ struct ResourceState {
   bool writing = false;   // a plan's writes are in flight
   bool dirty = false;     // something arrived meanwhile: reconcile again when they finish
   int failures = 0;
+  std::chrono::steady_clock::time_point started;  // of the reconcile in progress
   log::Logger log;
   static inline const char* name = "omed.resource";
 };
@@ -121,6 +132,14 @@ struct ResourceState {
 using resource_ptr = resource_actor::stateful_pointer<ResourceState>;
 
 void run_reconcile(resource_ptr self);
+
+void reconcile_done(ResourceState& st, bool ok) {
+  if (st.args.reconcile_seconds)
+    st.args.reconcile_seconds->observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - st.started).count());
+  if (!ok && st.args.reconcile_errors)
+    st.args.reconcile_errors->inc();
+}
 
 void schedule_requeue(resource_ptr self, std::chrono::milliseconds after) {
   if (after.count() <= 0 || self->state.requeue_pending)
@@ -152,6 +171,7 @@ void execute(resource_ptr self, std::shared_ptr<std::vector<controller::Step>> s
   if (i == steps->size()) {
     st.writing = false;
     st.failures = 0;
+    reconcile_done(st, true);
     if (st.dirty) {
       st.dirty = false;
       run_reconcile(self);
@@ -168,6 +188,7 @@ void execute(resource_ptr self, std::shared_ptr<std::vector<controller::Step>> s
       return;
     }
     bool stale = code == 409 || code == 404;  // our view was behind; the next event corrects it
+    reconcile_done(s, stale);
     if (!stale)
       s.failures++;
     s.log.warn("write failed; will retry")
@@ -207,8 +228,16 @@ void run_reconcile(resource_ptr self) {
     return;
   }
   auto target = st.latest.object;
-  auto plan = st.args.reconcile(controller::Input{*target, st.owned});  // may throw: the supervisor handles it
+  st.started = std::chrono::steady_clock::now();
+  controller::Plan plan;
+  try {
+    plan = st.args.reconcile(controller::Input{*target, st.owned});
+  } catch (...) {
+    reconcile_done(st, false);
+    throw;  // the supervisor restarts us with backoff, then parks us
+  }
   if (!st.args.applier) {
+    reconcile_done(st, true);
     schedule_requeue(self, plan.requeue_after);
     return;
   }
@@ -216,6 +245,7 @@ void run_reconcile(resource_ptr self) {
     controller::steps_for(*target, plan, st.owned, std::chrono::system_clock::now()));
   if (steps->empty()) {
     st.failures = 0;
+    reconcile_done(st, true);
     schedule_requeue(self, plan.requeue_after);
     return;
   }
@@ -311,6 +341,8 @@ void start_resource(kind_ptr self, const std::string& key) {
     a.reconcile = s.opts.make_reconciler(key);
     a.applier = s.opts.applier;
     a.write_timeout = s.opts.write_timeout;
+    a.reconcile_seconds = s.ctr.reconcile_seconds;
+    a.reconcile_errors = s.ctr.reconcile_errors;
     return caf::actor_cast<caf::actor>(spawn_resource_actor(self, std::move(a)));
   });
   update_live(self);

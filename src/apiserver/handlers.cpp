@@ -272,9 +272,10 @@ void ApiServer::Impl::do_list(ApiRequest& r) {
   uint64_t limit = 0;
   if (r.has("limit") && !parse_u64(r.param("limit"), limit))
     return respond_error(r.ex, bad_request("limit must be a non-negative integer"));
-  // resourceVersion semantics: we always hold the latest state, so "not older than N" is
-  // served when N has been reached, and "exactly N" only when N is the current version.
+  // resourceVersion semantics: "not older than N" is served from the latest state once N has
+  // been reached; "exactly N" is rebuilt from the event history while N is still held.
   uint64_t cur_rv = store->current_rv();
+  uint64_t at_rv = 0;
   if (!rv_param.empty() && rv_param != "0" && cont.empty()) {
     uint64_t want;
     if (!parse_u64(rv_param, want))
@@ -289,7 +290,7 @@ void ApiServer::Impl::do_list(ApiRequest& r) {
     }
     bool exact = match == "Exact" || (match.empty() && limit > 0);
     if (exact && want != cur_rv)
-      return respond_error(r.ex, expired("The resourceVersion for the provided list is too old."));
+      at_rv = want;
   }
   std::string start_after;
   if (!cont.empty()) {
@@ -306,6 +307,7 @@ void ApiServer::Impl::do_list(ApiRequest& r) {
                                          "that were created, modified, or deleted between the time the first chunk was "
                                          "returned and now may show up in the list."));
     start_after = tok.get("start")->as_string();
+    at_rv = tok_rv;  // every page shows the first page's snapshot
   }
   std::vector<std::string> fields_wanted;
   auto filter = [&](const StoredObject& o) {
@@ -325,7 +327,12 @@ void ApiServer::Impl::do_list(ApiRequest& r) {
     }
     return true;
   };
-  auto page = store->list(st->id(), r.ns.empty() ? "" : r.ns + "/", filter, limit, start_after);
+  auto page = store->list(st->id(), r.ns.empty() ? "" : r.ns + "/", filter, limit, start_after, at_rv);
+  if (page.expired)
+    return respond_error(r.ex, cont.empty() ? expired("The resourceVersion for the provided list is too old.")
+                                            : expired("The provided continue parameter is too old to display a "
+                                                      "consistent list result. You can start a new list without the "
+                                                      "continue parameter."));
   std::string next;
   if (page.more && !page.keys.empty()) {
     json::Object tok{{"v", "meta.k8s.io/v1"}, {"rv", static_cast<int64_t>(page.rv)}, {"start", page.keys.back()}};
@@ -642,6 +649,14 @@ void ApiServer::Impl::do_patch(ApiRequest& r) {
     return respond_error(r.ex, *e);
   bool force = r.param("force") == "true";
   auto manager = manager_for(r);
+  bool rv_precondition = false;
+  if (jsonp && patch.is_array()) {
+    for (auto& op : patch.as_array())
+      if (op.is_object() && op.string_or("path") == "/metadata/resourceVersion")
+        rv_precondition = true;
+  } else if (auto* rv = patch.at_path("metadata.resourceVersion"); rv && !rv->is_null()) {
+    rv_precondition = true;
+  }
   StrategyLookup lists = [kind = st->kind](const std::vector<std::string>& path) {
     return builtin_list_strategy(kind, path);
   };
@@ -737,7 +752,9 @@ void ApiServer::Impl::do_patch(ApiRequest& r) {
         composed["metadata"]["managedFields"] = *mf;
     if (finish_update(r, *st, *cur, old, std::move(composed), manager, apply))
       return;
-    if (!patched_rv.empty())
+    // Someone wrote in between. Only a patch that itself names a resourceVersion is a
+    // precondition; any other patch is simply applied again to the new object.
+    if (rv_precondition)
       return respond_error(r.ex, conflict(rt.qualified(), rt.group, rt.plural, r.name,
                                           "the object has been modified; please apply your changes to the latest version and try again"));
   }

@@ -105,6 +105,7 @@ size_t Store::recover(const RecoverIndexer& index) {
     history_.pop_front();
   }
   durable_rv_ = rv_;
+  published_rv_ = rv_;
   journal_thread_ = std::thread([this] { journal_loop(); });
   return objects_;
 }
@@ -112,6 +113,11 @@ size_t Store::recover(const RecoverIndexer& index) {
 uint64_t Store::current_rv() const {
   std::lock_guard<std::mutex> lk(mu_);
   return rv_;
+}
+
+uint64_t Store::published_rv() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return std::max(published_rv_, compacted_rv_);
 }
 
 uint64_t Store::compacted_rv() const {
@@ -132,29 +138,66 @@ std::optional<StoredObject> Store::get(const std::string& resource, const std::s
 
 Store::ListPage Store::list(const std::string& resource, const std::string& key_prefix,
                             const std::function<bool(const StoredObject&)>& filter, size_t limit,
-                            const std::string& start_after) const {
+                            const std::string& start_after, uint64_t at_rv) const {
   ListPage page;
   std::lock_guard<std::mutex> lk(mu_);
   page.rv = rv_;
+  // Undo every change after at_rv: for each key touched since, its state at at_rv (none when
+  // it was created later). Newest first, so the earliest change after at_rv has the last word.
+  std::map<std::string, std::optional<StoredObject>> then;
+  if (at_rv && at_rv < rv_) {
+    if (at_rv < compacted_rv_) {
+      page.expired = true;
+      return page;
+    }
+    page.rv = at_rv;
+    auto undo = [&](const StoreEvent& e) {
+      if (e.rv > at_rv && e.resource == resource && e.key.compare(0, key_prefix.size(), key_prefix) == 0)
+        then[e.key] = e.type == EventType::Added ? std::nullopt : e.previous;
+    };
+    for (auto it = unjournaled_.rbegin(); it != unjournaled_.rend(); ++it)
+      undo(*it);
+    for (auto it = history_.rbegin(); it != history_.rend() && it->rv > at_rv; ++it)
+      undo(*it);
+  }
+  static const std::map<std::string, StoredObject> kEmpty;
   auto r = data_.find(resource);
-  if (r == data_.end())
-    return page;
-  auto& m = r->second;
-  auto it = start_after.empty() ? m.lower_bound(key_prefix) : m.upper_bound(start_after);
-  if (!start_after.empty() && start_after < key_prefix)
-    it = m.lower_bound(key_prefix);
-  for (; it != m.end(); ++it) {
-    if (it->first.compare(0, key_prefix.size(), key_prefix) != 0)
-      break;
-    if (filter && !filter(it->second))
-      continue;
+  const auto& m = r == data_.end() ? kEmpty : r->second;
+  auto first = [&](const auto& map) {
+    if (start_after.empty() || start_after < key_prefix)
+      return map.lower_bound(key_prefix);
+    return map.upper_bound(start_after);
+  };
+  auto in_prefix = [&](const std::string& k) { return k.compare(0, key_prefix.size(), key_prefix) == 0; };
+  auto take = [&](const std::string& key, const StoredObject& obj) {
+    if (filter && !filter(obj))
+      return;
     if (limit && page.items.size() >= limit) {
       page.more = true;
       ++page.remaining;
-      continue;
+      return;
     }
-    page.items.push_back(it->second);
-    page.keys.push_back(it->first);
+    page.items.push_back(obj);
+    page.keys.push_back(key);
+  };
+  // Merge the live objects with the rewound ones, in key order.
+  auto ci = first(m);
+  auto ti = first(then);
+  for (;;) {
+    bool c_ok = ci != m.end() && in_prefix(ci->first);
+    bool t_ok = ti != then.end() && in_prefix(ti->first);
+    if (!c_ok && !t_ok)
+      break;
+    if (t_ok && (!c_ok || ti->first <= ci->first)) {
+      if (c_ok && ci->first == ti->first)
+        ++ci;
+      if (ti->second)
+        take(ti->first, *ti->second);
+      ++ti;
+    } else {
+      take(ci->first, ci->second);
+      ++ci;
+    }
   }
   return page;
 }
@@ -166,6 +209,7 @@ size_t Store::count(const std::string& resource) const {
 }
 
 void Store::publish_locked(StoreEvent ev) {
+  published_rv_ = ev.rv;
   for (auto& [id, sub] : subs_) {
     if (ev.rv <= sub.start_rv)
       continue;

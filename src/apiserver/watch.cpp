@@ -142,7 +142,7 @@ public:
     }
     if (bookmarks_ && now >= next_bookmark_) {
       next_bookmark_ = now + srv_->opts.bookmark_interval;
-      send_bookmark(srv_->store->current_rv(), false);
+      send_bookmark(srv_->store->published_rv(), false);
     }
     return true;
   }

@@ -369,7 +369,17 @@ TEST_CASE("actors match the server exactly after thousands of operations under i
 
   // Quiescence: deleting objects lose their finalizers, the controller's writes stop, and then
   // every actor holds exactly the server's latest object.
+  auto settled_all = [&] {
+    for (auto* r : {&cbm(), &bm()})
+      for (auto& it : env.client->list(*r, "").items)
+        if (it.at_path("metadata.deletionTimestamp") || !it.at_path("status.observedGeneration") ||
+            it.at_path("status.observedGeneration")->as_int() != it.at_path("metadata.generation")->as_int())
+          return false;
+    return true;
+  };
   auto matches = [&] {
+    if (!settled_all())
+      return false;
     auto srv_c = env.server_state(cbm()), srv_b = env.server_state(bm());
     return env.held("ClusterBaseModel") == srv_c && env.held("BaseModel") == srv_b;
   };

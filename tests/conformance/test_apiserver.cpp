@@ -3,7 +3,11 @@
 // tests/integration/test_kubectl.cpp.
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <sstream>
+
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -371,6 +375,29 @@ TEST_CASE("S21: a patch carrying a stale resourceVersion conflicts", "[apiserver
   check_status(r, 409, "Conflict");
 }
 
+TEST_CASE("S21: concurrent patches without a resourceVersion all land; none conflicts", "[apiserver]") {
+  Server s;
+  s.cl().post(CM, configmap("c1"));
+  std::atomic<int> conflicts{0}, ok{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      ApiClient c(s.srv->port(), kToken);
+      for (int i = 0; i < 50; ++i) {
+        auto r = c.patch(CM + "/c1", "{\"data\":{\"t" + std::to_string(t) + "\":\"" + std::to_string(i) + "\"}}",
+                         "application/merge-patch+json");
+        (r.status == 200 ? ok : conflicts)++;
+      }
+    });
+  for (auto& t : ts)
+    t.join();
+  CHECK(conflicts == 0);
+  CHECK(ok == 200);
+  auto cm = s.cl().get(CM + "/c1").json();
+  for (int t = 0; t < 4; ++t)
+    CHECK(cm.at_path("data.t" + std::to_string(t))->as_string() == "49");
+}
+
 TEST_CASE("S22: apply patches create and update; fieldManager and force rules", "[apiserver]") {
   Server s;
   install_crd(s);
@@ -623,6 +650,59 @@ TEST_CASE("S35, S36: pagination visits every object once; stale tokens expire", 
   check_status(s.cl().get(CM + "?limit=5&continue=garbage!"), 400, "BadRequest");
 }
 
+TEST_CASE("S35: the pages of one list are one snapshot; exact resourceVersions are served from history",
+          "[apiserver]") {
+  Server s(1000);
+  for (int i = 0; i < 20; ++i)
+    s.cl().post(CM, configmap("c" + std::to_string(100 + i)));
+  auto first = s.cl().get(CM + "?limit=5").json();
+  auto list_rv = first.at_path("metadata.resourceVersion")->as_string();
+  auto token = first.at_path("metadata.continue")->as_string();
+  // Between pages: one later object changes, one is deleted, one is created, one earlier object
+  // changes. A watch from the list's resourceVersion must see each of these exactly once, so the
+  // later pages must not already show them.
+  s.cl().patch(CM + "/c110", R"({"data":{"k":"changed"}})", "application/merge-patch+json");
+  s.cl().del(CM + "/c115");
+  s.cl().post(CM, configmap("c112a"));
+  s.cl().patch(CM + "/c101", R"({"data":{"k":"changed"}})", "application/merge-patch+json");
+  std::map<std::string, json::Value> seen;
+  for (auto& it : first.get("items")->as_array())
+    seen[it.at_path("metadata.name")->as_string()] = it;
+  std::string cont = token;
+  while (!cont.empty()) {
+    auto page = s.cl().get(CM + "?limit=5&continue=" + cont).json();
+    CHECK(page.at_path("metadata.resourceVersion")->as_string() == list_rv);
+    for (auto& it : page.get("items")->as_array())
+      CHECK(seen.emplace(it.at_path("metadata.name")->as_string(), it).second);
+    cont = page.at_path("metadata.continue") ? page.at_path("metadata.continue")->as_string() : "";
+  }
+  CHECK(seen.size() == 20);
+  CHECK(seen.count("c115") == 1);
+  CHECK(seen.count("c112a") == 0);
+  CHECK(seen["c110"].at_path("data.k") == nullptr);
+  for (auto& [name, obj] : seen)
+    CHECK(std::stoull(rv_of(obj)) <= std::stoull(list_rv));
+
+  // An exact list at the old version shows the same snapshot in one go; the latest shows the changes.
+  auto exact = s.cl().get(CM + "?resourceVersion=" + list_rv + "&resourceVersionMatch=Exact").json();
+  CHECK(exact.at_path("metadata.resourceVersion")->as_string() == list_rv);
+  std::set<std::string> exact_names;
+  for (auto& it : exact.get("items")->as_array())
+    exact_names.insert(it.at_path("metadata.name")->as_string());
+  CHECK(exact_names.size() == 20);
+  CHECK(exact_names.count("c115") == 1);
+  auto now = s.cl().get(CM).json();
+  CHECK(now.get("items")->as_array().size() == 20);  // one deleted, one created
+
+  // Watching from the list's version delivers exactly the four changes.
+  auto w = s.watch(CM + "?watch=true&resourceVersion=" + list_rv);
+  REQUIRE(w.status == 200);
+  std::vector<std::string> events;
+  while (auto ev = w.next(1000))
+    events.push_back(ev->get("type")->as_string() + " " + ev->at_path("object.metadata.name")->as_string());
+  CHECK(events == std::vector<std::string>{"MODIFIED c110", "DELETED c115", "ADDED c112a", "MODIFIED c101"});
+}
+
 TEST_CASE("S37: label and field selectors", "[apiserver]") {
   Server s;
   auto mk = [&](const std::string& n, json::Object labels) {
@@ -677,8 +757,19 @@ TEST_CASE("S39: resourceVersion rules for lists", "[apiserver]") {
   check_status(s.cl().get(CM + "?resourceVersionMatch=Exact"), 422, "Invalid");
   CHECK(s.cl().get(CM + "?resourceVersion=" + std::to_string(cur) + "&resourceVersionMatch=NotOlderThan").status == 200);
   CHECK(s.cl().get(CM + "?resourceVersion=0").status == 200);
-  check_status(s.cl().get(CM + "?resourceVersion=1&resourceVersionMatch=Exact"), 410, "Expired");
+  // Exact versions are rebuilt from history: before c1 existed the list was empty.
+  auto before = s.cl().get(CM + "?resourceVersion=" + std::to_string(cur - 1) + "&resourceVersionMatch=Exact");
+  REQUIRE(before.status == 200);
+  CHECK(before.json().get("items")->as_array().empty());
+  CHECK(before.json().at_path("metadata.resourceVersion")->as_string() == std::to_string(cur - 1));
   check_status(s.cl().get(CM + "?sendInitialEvents=true"), 422, "Invalid");
+  // Once history has moved past a version, an exact list of it is 410 Expired.
+  Server small(10);
+  auto c = small.cl().post(CM, configmap("c1")).json();
+  for (int i = 0; i < 20; ++i)
+    small.cl().patch(CM + "/c1", "{\"data\":{\"n\":\"" + std::to_string(i) + "\"}}", "application/merge-patch+json");
+  check_status(small.cl().get(CM + "?resourceVersion=" + rv_of(c) + "&resourceVersionMatch=Exact"), 410, "Expired");
+  CHECK(small.cl().get(CM + "?resourceVersion=" + rv_of(c) + "&resourceVersionMatch=NotOlderThan").status == 200);
 }
 
 TEST_CASE("S40: Table output with printer columns", "[apiserver]") {

@@ -13,6 +13,8 @@
 
 namespace omed::metrics {
 class Registry;
+class Counter;
+class Histogram;
 }
 
 namespace omed::actors {
@@ -67,6 +69,10 @@ struct ResourceActorArgs {
   Reconciler reconcile;
   std::function<applier_actor()> applier;
   std::chrono::milliseconds write_timeout{30000};
+  // Optional, per kind: a reconcile's time from the plan to its last write, and its failures
+  // (a thrown reconcile or a write refused for a reason other than a stale view).
+  metrics::Histogram* reconcile_seconds = nullptr;
+  metrics::Counter* reconcile_errors = nullptr;
 };
 
 resource_actor spawn_resource_actor(caf::local_actor* parent, ResourceActorArgs args);

@@ -73,6 +73,9 @@ public:
   bool durable() const { return journal_ != nullptr; }
 
   uint64_t current_rv() const;
+  // The newest resourceVersion whose event every watcher has been handed (behind current_rv()
+  // while durable writes wait for the journal): the only safe value for a watch bookmark.
+  uint64_t published_rv() const;
   // The oldest resourceVersion a watch may start from (exclusive lower bound of the history).
   uint64_t compacted_rv() const;
 
@@ -84,12 +87,16 @@ public:
     std::vector<std::string> keys;
     bool more = false;          // a next page exists
     size_t remaining = 0;       // objects after this page (matching the filter)
+    bool expired = false;       // at_rv is older than the history still held
   };
   // Objects of `resource` whose key starts with `key_prefix` ("ns/" for a namespace), in key
   // order, after `start_after`, matching `filter`, at most `limit` (0 = no limit).
+  // With `at_rv` the page shows the objects as they were at that resourceVersion, rebuilt from
+  // the event history: the pages of one paginated list form one consistent snapshot, so a
+  // watch from the list's resourceVersion misses nothing that changed between pages.
   ListPage list(const std::string& resource, const std::string& key_prefix,
                 const std::function<bool(const StoredObject&)>& filter, size_t limit,
-                const std::string& start_after = {}) const;
+                const std::string& start_after = {}, uint64_t at_rv = 0) const;
   size_t count(const std::string& resource) const;
 
   enum class Status { Ok, NotFound, Exists, Conflict, Unchanged };
@@ -141,6 +148,7 @@ private:
   Options opts_;
   mutable std::mutex mu_;
   uint64_t rv_ = 0;
+  uint64_t published_rv_ = 0;
   std::unordered_map<std::string, std::map<std::string, StoredObject>> data_;
   std::deque<StoreEvent> history_;
   uint64_t compacted_rv_ = 0;
