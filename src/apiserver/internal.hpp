@@ -12,6 +12,7 @@
 #include <deque>
 #include <condition_variable>
 
+#include "audit.hpp"
 #include "omed/api/kinds.hpp"
 #include "omed/common/thread_pool.hpp"
 #include "omed/apiserver/resources.hpp"
@@ -103,6 +104,7 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
   uint64_t ctl_sub = 0;
 
   metrics::Family<metrics::Counter>* req_counter = nullptr;
+  AuditLog audit;
 
   // ---- lifecycle (server.cpp)
   void handle(std::shared_ptr<http::Exchange> ex);

@@ -207,6 +207,8 @@ void ApiServer::Impl::handle(std::shared_ptr<http::Exchange> ex) {
   }
   if (!authorized(req))
     return respond_error(ex, unauthorized());
+  if (path.rfind("/omed/", 0) != 0)
+    ex = audit.wrap(std::move(ex));
 
   auto f = faults.get();
   if (f.enabled() && path.rfind("/omed/", 0) != 0) {
@@ -241,6 +243,15 @@ void ApiServer::Impl::handle_after_faults(std::shared_ptr<http::Exchange> ex) {
       return respond_json(ex, 200, faults_to_json(f));
     }
     return respond_error(ex, method_not_allowed(req.method, "FaultSettings"));
+  }
+  if (path == "/omed/audit") {
+    if (req.method != "GET")
+      return respond_error(ex, method_not_allowed(req.method, "EventList"));
+    uint64_t since = 0;
+    for (auto& [k, v] : http::parse_query(req.query))
+      if (k == "since")
+        since = std::strtoull(v.c_str(), nullptr, 10);
+    return respond_json(ex, 200, audit.list(since));
   }
   if (serve_discovery(ex))
     return;
