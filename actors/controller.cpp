@@ -206,6 +206,26 @@ std::vector<ChildSpec> Controller::children() {
                    }});
   }
 
+  if (im.opts.watch_nodes) {
+    KindOptions ko;
+    ko.kind = "Node";
+    ko.supervision = im.opts.supervision;
+    ko.supervision.metrics = im.opts.metrics;
+    // No applier: a Node actor holds the node as the cluster reports it and plans no writes.
+    ko.make_reconciler = [](const std::string&) -> Reconciler {
+      return [](const controller::Input&) {
+        controller::Plan p;
+        p.wants_finalizer = false;
+        p.write_status = false;
+        return p;
+      };
+    };
+    ko.on_started = [impl](kind_supervisor_actor h) { impl->directory.put("Node", h, false); };
+    out.push_back({"kind/Node", [ko](caf::local_actor* p) {
+                     return caf::actor_cast<caf::actor>(spawn_kind_supervisor(p, ko));
+                   }});
+  }
+
   // Watch streams last: their first events find every kind supervisor registered.
   auto add_stream = [&](const k8s::ResourceInfo& ri, bool by_owner) {
     WatchStreamOptions wo;
@@ -243,6 +263,8 @@ std::vector<ChildSpec> Controller::children() {
       continue;
     add_stream(k8s::ResourceInfo{"ome.io", "v1beta1", info->plural, info->kind, info->namespaced}, false);
   }
+  if (im.opts.watch_nodes)
+    add_stream(*k8s::find_well_known("v1", "Node"), false);
   for (auto& ri : im.opts.owned)
     add_stream(ri, true);
   return out;

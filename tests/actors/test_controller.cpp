@@ -203,6 +203,35 @@ TEST_CASE("objects in, one actor each: finalizer, Accepted status, observedGener
   (void)before;
 }
 
+TEST_CASE("Nodes get one observe-only actor each; omed never writes to them", "[controller]") {
+  Env env;
+  ControllerOptions co;
+  co.kinds = {"ClusterBaseModel"};
+  env.start(co);
+  REQUIRE(eventually([&] { return env.ready.ready(); }));
+  const auto& node = *k8s::find_well_known("v1", "Node");
+  auto mk = [&](const std::string& name, int gpus) {
+    json::Value n = json::Object{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", json::Object{{"name", name}}}};
+    auto created = env.client->create(node, n);
+    created["status"] = json::Object{{"allocatable", json::Object{{"nvidia.com/gpu", std::to_string(gpus)}}}};
+    return env.client->update_status(node, created);
+  };
+  auto a = mk("gpu-a", 8);
+  auto b = mk("gpu-b", 4);
+  std::map<std::string, std::string> want{{"gpu-a", a.at_path("metadata.resourceVersion")->as_string()},
+                                          {"gpu-b", b.at_path("metadata.resourceVersion")->as_string()}};
+  REQUIRE(eventually([&] { return env.held("Node") == want; }));
+  CHECK(env.gauge("omed_resource_actors{kind=\"Node\"}") == 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto again = env.client->get(node, "", "gpu-a");
+  CHECK(again.at_path("metadata.resourceVersion")->as_string() == want["gpu-a"]);
+  CHECK(again.at_path("metadata.finalizers") == nullptr);
+  env.client->remove(node, "", "gpu-b");
+  want.erase("gpu-b");
+  REQUIRE(eventually([&] { return env.held("Node") == want; }));
+  CHECK(eventually([&] { return env.gauge("omed_resource_actors{kind=\"Node\"}") == 1; }));
+}
+
 TEST_CASE("an invalid object is rejected in status with an Event, without a finalizer", "[controller]") {
   Env env;
   ControllerOptions co;

@@ -30,6 +30,8 @@ struct ControllerOptions {
   std::vector<std::string> kinds;            // default: the eight ome.io kinds
   std::vector<k8s::ResourceInfo> owned;      // default: what omed renders (Deployments, Services, ...)
   std::string owned_selector = "app.kubernetes.io/managed-by=omed";
+  // One observe-only actor per Node (never writes to it): the GPU inventory placement reads.
+  bool watch_nodes = true;
   // Builds each resource actor's reconciler; default: admission (Accepted condition) only.
   std::function<Reconciler(const std::string& kind, const std::string& key)> make_reconciler;
   SupervisorOptions supervision;
