@@ -2,6 +2,7 @@
 // then the HTTP server. Shutdown reverses it: stop taking work, drain actors, stop HTTP.
 #include "omed/actors/daemon.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <thread>
 
 #include "omed/actors/controller.hpp"
+#include "omed/actors/demo.hpp"
 #include "omed/actors/supervision.hpp"
 #include "omed/k8s/config.hpp"
 #include "omed/api/kinds.hpp"
@@ -206,8 +208,22 @@ int run_daemon(const DaemonConfig& cfg) {
         [&](caf::error& err) { ready.close("actors", "root supervisor did not answer: " + describe(err)); });
   }
 
+  // The demo is a client like any other: on its own thread, stopped and joined at shutdown.
+  std::atomic<bool> demo_stop{false};
+  std::thread demo;
+  if (api && controller && !cfg.samples_dir.empty()) {
+    DemoOptions dopt;
+    dopt.rest = rest_config_for(cfg, api.get());
+    dopt.samples_dir = cfg.samples_dir;
+    dopt.kubeconfig = api->kubeconfig_path();
+    demo = std::thread([dopt, &demo_stop] { run_demo(dopt, demo_stop); });
+  }
+
   int sig = 0;
   sigwait(&sigs, &sig);
+  demo_stop = true;
+  if (demo.joinable())
+    demo.join();
   auto t0 = std::chrono::steady_clock::now();
   lg.info("shutting down").kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   ready.close("actors", "shutting down");

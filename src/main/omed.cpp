@@ -1,5 +1,6 @@
 // omed's command line: argument parsing and wiring only. Roles run the daemon; tool commands
 // (validate, version) answer and exit.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -32,6 +33,25 @@ Commands:
 Run 'omed <command> --help' for the flags of a command.
 )";
 
+// Data shipped with omed (CRDs, samples): beside the binary in a build tree (build/actors/omed ->
+// ../../deploy/...), in an installed share directory, or under the working directory.
+std::string find_data_dir(const std::string& rel) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / ".." / ".." / rel);
+    candidates.push_back(exe.parent_path() / ".." / "share" / "omed" / fs::path(rel).filename());
+  }
+  candidates.push_back(fs::path("/usr/share/omed") / fs::path(rel).filename());
+  candidates.push_back(fs::current_path(ec) / rel);
+  for (auto& c : candidates)
+    if (fs::is_directory(c, ec))
+      return fs::weakly_canonical(c, ec).string();
+  return {};
+}
+
 config::Options daemon_options(const std::string& role) {
   config::Options o;
   o.add("config", config::OptionKind::String, "", "YAML file with option values (flags override it)")
@@ -60,6 +80,10 @@ config::Options daemon_options(const std::string& role) {
       .add("burst", config::OptionKind::Int, "40", "burst above --qps")
       .add("dry-run", config::OptionKind::Bool, "false", "compute and log every write, persist none (dryRun=All)");
   }
+  if (role == "standalone")
+    o.add("samples", config::OptionKind::String, "",
+          "apply the manifests under this directory at start and report what omed made of them (default: "
+          "deploy/samples, found like --crds; \"none\" skips the demo)");
   if (role == "standalone" || role == "apiserver") {
     bool standalone = role == "standalone";
     o.add("data-dir", config::OptionKind::String, standalone ? ".omed" : "",
@@ -68,8 +92,10 @@ config::Options daemon_options(const std::string& role) {
       .add("port", config::OptionKind::Int, standalone ? "6443" : "0", "API server port (0 picks a free one)")
       .add("tls", config::OptionKind::Bool, "true", "serve https with a generated CA (written into the kubeconfig)")
       .add("kubeconfig", config::OptionKind::String, "", "where to write the kubeconfig (default DATA_DIR/kubeconfig)")
-      .add("crds", config::OptionKind::String, standalone ? "deploy/crds" : "",
-           "load the CustomResourceDefinitions in this directory at start")
+      .add("crds", config::OptionKind::String, "",
+           standalone ? "load the CustomResourceDefinitions in this directory at start (default: the repository's "
+                        "deploy/crds beside the binary, else /usr/share/omed/crds, else ./deploy/crds)"
+                      : "load the CustomResourceDefinitions in this directory at start")
       .add("builtin-schemas", config::OptionKind::String, "",
            "validate built-in kinds against the OpenAPI v3 documents in this directory")
       .add("history-limit", config::OptionKind::Int, "200000", "watch events kept; older starting points get 410")
@@ -211,6 +237,19 @@ int run_role(const std::string& role, int argc, char** argv) {
       std::cerr << "omed " << role << ": fault injection is ON (seed " << ao.faults.seed << ")\n";
     dc.apiserver = ao;
     dc.crds_dir = opts.str("crds");
+    if (role == "standalone") {
+      if (dc.crds_dir.empty())
+        dc.crds_dir = find_data_dir("deploy/crds");
+      if (dc.crds_dir.empty()) {
+        std::cerr << "omed standalone: cannot find the CRDs (deploy/crds); pass --crds DIR\n";
+        return 2;
+      }
+      dc.samples_dir = opts.str("samples");
+      if (dc.samples_dir.empty())
+        dc.samples_dir = find_data_dir("deploy/samples");
+      else if (dc.samples_dir == "none")
+        dc.samples_dir.clear();
+    }
   }
   return actors::run_daemon(dc);
 }

@@ -214,3 +214,37 @@ metadata: {name: other}
                                   "-1: must be greater than or equal to 0"));
   CHECK_THAT(out, Catch::Contains("ConfigMap other: skipped"));
 }
+
+TEST_CASE("omed standalone finds its CRDs and samples from any directory and runs the demo", "[daemon]") {
+  TempDir dir;
+  // Run from the temp dir: the binary must find deploy/ beside itself, not under the cwd.
+  Process p({omed_bin(), "standalone", "--data-dir", (dir.path() / "data").string(), "--port", "0", "--http-addr",
+             "127.0.0.1:0"},
+            dir.path() / "log");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  while (std::chrono::steady_clock::now() < deadline && p.output().find("demo ready") == std::string::npos &&
+         !p.wait(0))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto out = p.output();
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("msg=\"CRDs loaded\"") && Catch::Contains("count=8"));
+  CHECK_THAT(out, Catch::Contains("msg=\"demo ready\" samples=8 reconciled=8"));
+  CHECK_THAT(out, Catch::Contains("kind=InferenceService name=default/llama-3-2-1b-instruct accepted=True reason=Valid"));
+  CHECK_THAT(out, Catch::Contains("kind=ClusterServingRuntime name=srt-llama-3-2-1b-instruct accepted=True"));
+  CHECK_THAT(out, !Catch::Contains("level=error"));
+  p.signal(SIGTERM);
+  REQUIRE(p.wait(8000));
+  CHECK(p.exit_code() == 0);
+  // Durable: a restart finds the samples already there and leaves them alone.
+  Process again({omed_bin(), "standalone", "--data-dir", (dir.path() / "data").string(), "--port", "0",
+                 "--http-addr", "127.0.0.1:0"},
+                dir.path() / "log2");
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  while (std::chrono::steady_clock::now() < deadline && again.output().find("demo ready") == std::string::npos &&
+         !again.wait(0))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_THAT(again.output(), Catch::Contains("msg=\"sample already present\"") &&
+                                 Catch::Contains("msg=\"demo ready\" samples=8 reconciled=8"));
+  again.signal(SIGTERM);
+  REQUIRE(again.wait(8000));
+}

@@ -24,6 +24,7 @@ struct DaemonConfig {
   // standalone and apiserver roles: the embedded API server, and CRDs to load into it.
   std::optional<apiserver::ApiServerOptions> apiserver;
   std::string crds_dir;
+  std::string samples_dir;  // standalone: the demo's manifests; empty: no demo
 
   // controller role: how to reach the API server (standalone uses its embedded one).
   std::string kubeconfig;            // explicit file; else in-cluster, else $KUBECONFIG / ~/.kube/config
