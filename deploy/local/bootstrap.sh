@@ -9,7 +9,7 @@ OMED_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OMED_BUILD_PKGS=(g++ meson ninja-build pkg-config libcaf-dev libboost-dev rapidjson-dev libyaml-cpp-dev
   libcurl4-openssl-dev catch2 libssl-dev libedit-dev)
 # Outside programs the tests drive (promtool, a second Kubernetes client, peers for benchmarks).
-OMED_TEST_PKGS=(python3 prometheus curl ca-certificates)
+OMED_TEST_PKGS=(python3 python3-kubernetes prometheus curl ca-certificates)
 
 omed_missing_pkgs() {
   local missing=()

@@ -80,8 +80,11 @@ ListResult Client::list(const ResourceInfo& r, const std::string& ns, const List
           q.emplace_back("limit", std::to_string(opts.limit));
         if (!cont.empty())
           q.emplace_back("continue", cont);
-        else if (!opts.resource_version.empty())
+        else if (!opts.resource_version.empty()) {
           q.emplace_back("resourceVersion", opts.resource_version);
+          if (!opts.resource_version_match.empty())
+            q.emplace_back("resourceVersionMatch", opts.resource_version_match);
+        }
         auto page = call("GET", collection_path(r, ns) + query_string(q), {}, {});
         out.resource_version = page.at_path("metadata.resourceVersion") &&
                                    page.at_path("metadata.resourceVersion")->is_string()
@@ -99,6 +102,8 @@ ListResult Client::list(const ResourceInfo& r, const std::string& ns, const List
               if (!item.get("kind"))
                 item["kind"] = r.kind;
             }
+            if (opts.transform)
+              opts.transform(item);
             out.items.push_back(std::move(item));
           }
         }

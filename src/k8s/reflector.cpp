@@ -18,6 +18,11 @@ std::string cache_key(const json::Value& obj) {
 
 namespace {
 
+void drop_managed_fields(json::Value& obj) {
+  if (auto* md = obj.get("metadata"); md && md->is_object())
+    md->as_object().erase("managedFields");
+}
+
 std::string rv_of(const json::Value& obj) {
   auto* rv = obj.at_path("metadata.resourceVersion");
   return rv && rv->is_string() ? rv->as_string() : std::string();
@@ -115,6 +120,10 @@ bool Reflector::list_and_replace(const std::string& rv) {
   lo.field_selector = opts_.field_selector;
   lo.limit = opts_.page_size;
   lo.resource_version = rv;
+  if (opts_.drop_managed_fields)
+    lo.transform = drop_managed_fields;
+  if (!rv.empty() && rv != "0")
+    lo.resource_version_match = "NotOlderThan";  // catch up, do not rewind to a snapshot
   ListResult res = client_.list(opts_.resource, opts_.ns, lo);
   lists_++;
   std::unordered_map<std::string, Entry> fresh;
@@ -214,6 +223,8 @@ void Reflector::run() {
       q.emplace_back("fieldSelector", opts_.field_selector);
     watches_++;
     WatchDecoder dec;
+    if (opts_.drop_managed_fields)
+      dec.transform = drop_managed_fields;
     size_t delivered = 0;
     std::optional<ApiError> error_event;
     auto started = std::chrono::steady_clock::now();

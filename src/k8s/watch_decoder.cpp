@@ -56,6 +56,8 @@ void WatchDecoder::line(std::string_view l, const Sink& sink, const ErrorSink& o
   }
   WatchEvent ev;
   ev.type = type->as_string();
+  if (transform)
+    transform(*obj);
   ev.object = std::make_shared<const json::Value>(std::move(*obj));
   sink(std::move(ev));
 }

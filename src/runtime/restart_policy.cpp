@@ -6,11 +6,19 @@
 
 namespace omed::runtime {
 
-RestartTracker::RestartTracker(RestartPolicy p, uint64_t seed) : policy_(p), rng_(seed) {}
+RestartTracker::RestartTracker(RestartPolicy p, uint64_t seed) : policy_(p), rng_state_(seed) {}
+
+double RestartTracker::next_unit() {
+  uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
 
 void RestartTracker::expire(time_point now) {
-  while (!failures_.empty() && now - failures_.front() >= policy_.period)
-    failures_.pop_front();
+  auto keep = std::find_if(failures_.begin(), failures_.end(), [&](time_point t) { return now - t < policy_.period; });
+  failures_.erase(failures_.begin(), keep);
 }
 
 int RestartTracker::recent_failures(time_point now) {
@@ -35,8 +43,7 @@ RestartDecision RestartTracker::on_failure(time_point now) {
     return out;
   }
   double base = static_cast<double>(base_delay(out.attempt).count());
-  std::uniform_real_distribution<double> dist(1.0 - policy_.jitter, 1.0 + policy_.jitter);
-  double d = base * dist(rng_);
+  double d = base * (1.0 - policy_.jitter + 2.0 * policy_.jitter * next_unit());
   d = std::min(d, static_cast<double>(policy_.max_backoff.count()));
   out.delay = std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(d)));
   out.restart = true;

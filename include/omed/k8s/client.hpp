@@ -2,6 +2,8 @@
 // resourceVersion), status, patches (merge, JSON, server-side apply), delete. Errors are ApiError.
 #pragma once
 
+#include <functional>
+
 #include <optional>
 #include <string>
 
@@ -16,6 +18,12 @@ struct ListOptions {
   std::string label_selector;
   std::string field_selector;
   std::string resource_version;   // "" most recent, "0" any
+  // "NotOlderThan" or "Exact". Unset with a limit and a resource_version means Exact on a real
+  // API server: a reflector catching up after a 410 wants NotOlderThan.
+  std::string resource_version_match;
+  // Applied to each item as its page arrives, before the next page is read: trimming here (e.g.
+  // managedFields) keeps a long list's peak memory to the trimmed objects.
+  std::function<void(json::Value&)> transform;
   int limit = 500;                // page size; 0: no pagination
 };
 

@@ -30,6 +30,10 @@ struct ReflectorOptions {
   int watch_timeout_min_s = 300;  // randomized timeoutSeconds per watch, like client-go
   int watch_timeout_max_s = 600;
   uint64_t seed = 0;              // 0: random
+  // Cached objects leave out metadata.managedFields (often half an object's bytes), as
+  // controller-runtime's cache transform does: reconcilers never read it, and writes are
+  // PUTs that keep the server's copy or server-side applies that ignore the one sent.
+  bool drop_managed_fields = true;
 };
 
 // Receives the reflector's view of the world. Called on the reflector's thread.

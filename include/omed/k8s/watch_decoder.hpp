@@ -29,6 +29,9 @@ public:
   // Bytes of an event still incomplete.
   size_t pending() const { return buf_.size(); }
 
+  // Applied to each event's object before it is shared (e.g. dropping managedFields from a cache).
+  std::function<void(json::Value&)> transform;
+
 private:
   void line(std::string_view l, const Sink& sink, const ErrorSink& on_error);
   size_t max_line_;

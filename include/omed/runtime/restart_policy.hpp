@@ -4,8 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
-#include <random>
+#include <vector>
 
 namespace omed::runtime {
 
@@ -46,9 +45,13 @@ public:
 private:
   void expire(time_point now);
 
+  // One tracker per supervised child, and a kind supervisor may hold tens of thousands: the
+  // jitter source is 8 bytes of splitmix64 state, and the window allocates only on a failure.
+  double next_unit();  // uniform in [0, 1)
+
   RestartPolicy policy_;
-  std::mt19937_64 rng_;
-  std::deque<time_point> failures_;
+  uint64_t rng_state_;
+  std::vector<time_point> failures_;
   int total_restarts_ = 0;
 };
 
