@@ -120,7 +120,7 @@ std::string single(const std::string& cluster, const std::string& user, const st
 
 }  // namespace
 
-TEST_CASE("kubeconfig: KUBECONFIG files merge, the first to define a name wins", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: KUBECONFIG files merge, the first to define a name wins", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   auto a = tmp.path() / "a.yaml", b = tmp.path() / "b.yaml";
@@ -217,7 +217,7 @@ current-context: ctx-b
   }
 }
 
-TEST_CASE("kubeconfig: ~/.kube/config is the default, and its absence is explained", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: ~/.kube/config is the default, and its absence is explained", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   env.set("HOME", tmp.path().string());
@@ -229,7 +229,7 @@ TEST_CASE("kubeconfig: ~/.kube/config is the default, and its absence is explain
   CHECK(rc.context == "ctx");
 }
 
-TEST_CASE("kubeconfig: JSON documents load too", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: JSON documents load too", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   auto p = tmp.path() / "config.json";
@@ -253,7 +253,7 @@ TEST_CASE("kubeconfig: JSON documents load too", "[kubeconfig]") {
   CHECK(load_kubeconfig(kc(p.string())).server == "https://flow.example");
 }
 
-TEST_CASE("kubeconfig: relative paths resolve against the defining file's directory", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: relative paths resolve against the defining file's directory", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   auto dir = tmp.path() / "conf";
@@ -278,7 +278,7 @@ TEST_CASE("kubeconfig: relative paths resolve against the defining file's direct
   }
 }
 
-TEST_CASE("kubeconfig: certificate data wins over files and must be base64", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: certificate data wins over files and must be base64", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   auto p = tmp.path() / "config";
@@ -316,7 +316,7 @@ TEST_CASE("kubeconfig: certificate data wins over files and must be base64", "[k
   }
 }
 
-TEST_CASE("kubeconfig: missing or broken pieces give clear errors", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: missing or broken pieces give clear errors", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   auto p = tmp.path() / "config";
@@ -360,7 +360,7 @@ TEST_CASE("kubeconfig: missing or broken pieces give clear errors", "[kubeconfig
   }
 }
 
-TEST_CASE("kubeconfig: tokenFile is re-read as it rotates", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: tokenFile is re-read as it rotates", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   auto p = tmp.path() / "config";
@@ -451,7 +451,7 @@ struct PluginFixture {
 
 }  // namespace
 
-TEST_CASE("kubeconfig: exec plugins get args, env and KUBERNETES_EXEC_INFO", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: exec plugins get args, env and KUBERNETES_EXEC_INFO", "[kubeconfig]") {
   EnvGuard env;
   PluginFixture f;
 
@@ -499,7 +499,7 @@ TEST_CASE("kubeconfig: exec plugins get args, env and KUBERNETES_EXEC_INFO", "[k
   }
 }
 
-TEST_CASE("kubeconfig: exec credentials are cached until they expire or are invalidated", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: exec credentials are cached until they expire or are invalidated", "[kubeconfig]") {
   EnvGuard env;
   PluginFixture f;
   const std::string v1 = "client.authentication.k8s.io/v1";
@@ -553,7 +553,7 @@ TEST_CASE("kubeconfig: exec credentials are cached until they expire or are inva
   }
 }
 
-TEST_CASE("kubeconfig: failing exec plugins report stderr, never the token", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: failing exec plugins report stderr, never the token", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   auto cfg = tmp.path() / "config";
@@ -614,7 +614,7 @@ exit 3
   }
 }
 
-TEST_CASE("in-cluster: service host, CA, namespace and a rotating token", "[kubeconfig]") {
+TEST_CASE("C2 in-cluster: service host, CA, namespace and a rotating token", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   auto sa = tmp.path() / "sa";
@@ -660,7 +660,7 @@ TEST_CASE("in-cluster: service host, CA, namespace and a rotating token", "[kube
   }
 }
 
-TEST_CASE("load_config: explicit path, KUBECONFIG, in-cluster, then ~/.kube/config", "[kubeconfig]") {
+TEST_CASE("C1, C2 load_config: explicit path, KUBECONFIG, in-cluster, then ~/.kube/config", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   auto sa = tmp.path() / "sa";
@@ -680,7 +680,7 @@ TEST_CASE("load_config: explicit path, KUBECONFIG, in-cluster, then ~/.kube/conf
   CHECK(load_config({}, ic).server == "https://env");
 }
 
-TEST_CASE("kubeconfig: the embedded API server's kubeconfig loads", "[kubeconfig]") {
+TEST_CASE("C1 kubeconfig: the embedded API server's kubeconfig loads", "[kubeconfig]") {
   EnvGuard env;
   TempDir tmp;
   apiserver::ApiServerOptions o;
