@@ -105,26 +105,8 @@ const char* kPath = "/apis/ome.io/v1beta1/clusterbasemodels";
 
 // ------------------------------------------------------------------ keep-alive HTTP
 
-// One keep-alive connection issuing requests back to back (what client libraries do).
-class Conn {
-public:
-  Conn(uint16_t port, std::string agent) : c_(port), agent_(std::move(agent)) {}
-  int request(const std::string& method, const std::string& target, const std::string& body,
-              const std::string& ctype = "application/json", std::string* out = nullptr) {
-    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + agent_ +
-                      "\r\nAuthorization: Bearer " + kToken + "\r\n";
-    if (!body.empty())
-      req += "Content-Type: " + ctype + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-    c_.send(req + "\r\n" + body);
-    auto raw = c_.read_response(30000);
-    if (out)
-      *out = raw;
-    return raw.size() > 12 ? std::stoi(raw.substr(9, 3)) : 0;
-  }
-
-private:
-  RawConn c_;
-  std::string agent_;
+struct Conn : KeepAliveClient {
+  Conn(uint16_t port, std::string agent) : KeepAliveClient(port, kToken, std::move(agent)) {}
 };
 
 // ------------------------------------------------------------------ children

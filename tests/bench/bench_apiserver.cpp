@@ -17,6 +17,7 @@
 #include "omed/apiserver/server.hpp"
 #include "omed/log/logger.hpp"
 #include "../support/api_client.hpp"
+#include "../support/raw_http.hpp"
 #include "../support/test_env.hpp"
 
 using namespace omed;
@@ -37,23 +38,8 @@ double rss_mib() {
 }
 
 // One keep-alive connection issuing requests back to back (what client libraries do).
-class Conn {
-public:
-  explicit Conn(uint16_t port) : c_(port) {}
-  int request(const std::string& method, const std::string& target, const std::string& body,
-              const std::string& ctype = "application/json", std::string* out = nullptr) {
-    std::string req = method + " " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken + "\r\n";
-    if (!body.empty())
-      req += "Content-Type: " + ctype + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-    c_.send(req + "\r\n" + body);
-    auto raw = c_.read_response(30000);
-    if (out)
-      *out = raw;
-    return raw.size() > 12 ? std::stoi(raw.substr(9, 3)) : 0;
-  }
-
-private:
-  RawConn c_;
+struct Conn : KeepAliveClient {
+  explicit Conn(uint16_t port) : KeepAliveClient(port, kToken) {}
 };
 
 std::string configmap(const std::string& name, size_t pad) {

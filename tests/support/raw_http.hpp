@@ -108,4 +108,28 @@ inline std::string http_get(uint16_t port, const std::string& target,
   return c.read_response();
 }
 
+// One keep-alive connection issuing authenticated requests back to back, as client libraries do
+// (the benchmarks' load generators). Returns the status code; the raw response goes to `out`.
+class KeepAliveClient {
+public:
+  KeepAliveClient(uint16_t port, std::string token, std::string agent = "omed-test")
+    : c_(port), token_(std::move(token)), agent_(std::move(agent)) {}
+  int request(const std::string& method, const std::string& target, const std::string& body,
+              const std::string& ctype = "application/json", std::string* out = nullptr) {
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + agent_ +
+                      "\r\nAuthorization: Bearer " + token_ + "\r\n";
+    if (!body.empty())
+      req += "Content-Type: " + ctype + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    c_.send(req + "\r\n" + body);
+    auto raw = c_.read_response(30000);
+    if (out)
+      *out = raw;
+    return raw.size() > 12 ? std::stoi(raw.substr(9, 3)) : 0;
+  }
+
+private:
+  RawConn c_;
+  std::string token_, agent_;
+};
+
 }  // namespace omed::testing
