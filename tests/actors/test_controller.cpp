@@ -232,6 +232,25 @@ TEST_CASE("Nodes get one observe-only actor each; omed never writes to them", "[
   CHECK(eventually([&] { return env.gauge("omed_resource_actors{kind=\"Node\"}") == 1; }));
 }
 
+TEST_CASE("dry-run: every write is sent with dryRun=All and nothing is persisted", "[controller]") {
+  Env env;
+  ControllerOptions co;
+  co.kinds = {"ClusterBaseModel"};
+  co.dry_run = true;
+  co.watch_nodes = false;
+  env.start(co);
+  REQUIRE(eventually([&] { return env.ready.ready(); }));
+  auto created = env.client->create(cbm(), model("ClusterBaseModel", "dry"));
+  // The actor computes its writes and the server validates them...
+  REQUIRE(eventually([&] { return env.gauge("omed_applier_writes_total{op=\"add-finalizer\",result=\"ok\"}") >= 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // ...but the object is exactly as created: no finalizer, no status, the same resourceVersion.
+  auto now = env.client->get(cbm(), "", "dry");
+  CHECK(now.at_path("metadata.resourceVersion")->as_string() == created.at_path("metadata.resourceVersion")->as_string());
+  CHECK(now.at_path("metadata.finalizers") == nullptr);
+  CHECK(now.at_path("status") == nullptr);
+}
+
 TEST_CASE("an invalid object is rejected in status with an Event, without a finalizer", "[controller]") {
   Env env;
   ControllerOptions co;
