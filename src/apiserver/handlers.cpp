@@ -456,6 +456,9 @@ bool ApiServer::Impl::events_is_v1(const ResourceType& rt) const { return rt.gro
 bool ApiServer::Impl::finish_update(ApiRequest& r, const ResourceType& st, const StoredObject& cur, const json::Value& old,
                                     json::Value obj, const std::string& manager, bool apply_managed) {
   auto& rt = *r.rt;
+  // TypeMeta first: adding keys to `obj` may move its members, so `md` is taken afterwards.
+  obj["apiVersion"] = old.string_or("apiVersion");
+  obj["kind"] = old.string_or("kind");
   auto& md = obj["metadata"];
   const auto& omd = *old.get("metadata");
   // Immutable and server-owned metadata.
@@ -468,8 +471,6 @@ bool ApiServer::Impl::finish_update(ApiRequest& r, const ResourceType& st, const
   md["name"] = omd.string_or("name");
   if (st.namespaced)
     md["namespace"] = omd.string_or("namespace");
-  obj["apiVersion"] = old.string_or("apiVersion");
-  obj["kind"] = old.string_or("kind");
   bool deleting = omd.get("deletionTimestamp") != nullptr;
   // Finalizers: none may be added to an object being deleted.
   if (deleting) {
@@ -520,8 +521,9 @@ bool ApiServer::Impl::finish_update(ApiRequest& r, const ResourceType& st, const
   std::vector<http::Header> hdr;
   add_warnings(hdr, warnings);
   // Removing the last finalizer of an object being deleted deletes it.
-  bool finalize = deleting && (!md.get("finalizers") || !md.get("finalizers")->is_array() ||
-                               md.get("finalizers")->as_array().empty()) &&
+  // (`md` refers into the object replaced just above: read the new one.)
+  const auto* fins = obj.at_path("metadata.finalizers");
+  bool finalize = deleting && (!fins || !fins->is_array() || fins->as_array().empty()) &&
                   !(st.kind == "Namespace" && obj.at_path("spec.finalizers") &&
                     !obj.at_path("spec.finalizers")->as_array().empty());
   if (r.dry_run) {

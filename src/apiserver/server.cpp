@@ -447,14 +447,16 @@ void ApiServer::stop() {
   if (im.housekeeper.joinable())
     im.housekeeper.join();
   im.stop_controllers();
+  // Workers first, while the I/O thread still runs: dropping a request that was delayed (fault
+  // latency) releases its exchange, and that release must reach the HTTP session to free it.
+  if (im.workers)
+    im.workers->stop();
   if (im.http)
     im.http->stop();
   {
     std::lock_guard<std::mutex> lk(im.watch_mu);
     im.watches.clear();
   }
-  if (im.workers)
-    im.workers->stop();
   im.store.reset();
 }
 

@@ -74,8 +74,12 @@ void ThreadPool::run() {
       return;
     if (delayed_.empty())
       cv_.wait(lk);
-    else
-      cv_.wait_until(lk, delayed_.begin()->first);
+    else {
+      // A copy: wait_until reads its deadline after reacquiring the lock, when stop() may have
+      // cleared the map the reference would point into.
+      const auto deadline = delayed_.begin()->first;
+      cv_.wait_until(lk, deadline);
+    }
   }
 }
 
