@@ -49,6 +49,7 @@ public:
   size_t size() const;
   bool empty() const;
   void reserve(size_t n);
+  void shrink_to_fit();
   iterator begin();
   iterator end();
   const_iterator begin() const;
@@ -144,6 +145,7 @@ inline Object::~Object() = default;
 inline size_t Object::size() const { return members_.size(); }
 inline bool Object::empty() const { return members_.empty(); }
 inline void Object::reserve(size_t n) { members_.reserve(n); }
+inline void Object::shrink_to_fit() { members_.shrink_to_fit(); }
 inline Object::iterator Object::begin() { return members_.begin(); }
 inline Object::iterator Object::end() { return members_.end(); }
 inline Object::const_iterator Object::begin() const { return members_.begin(); }
