@@ -78,7 +78,16 @@ public:
 
   bool matches(const StoredObject& o) const {
     if (!ls_.empty()) {
-      std::map<std::string, std::string> labels(o.labels.begin(), o.labels.end());
+      // Every watcher with a label selector asks about the same object in a row: build its label
+      // map once per object version and thread (a resourceVersion names one version).
+      thread_local uint64_t cached_rv = 0;
+      thread_local const std::string* cached_json = nullptr;
+      thread_local std::map<std::string, std::string> labels;
+      if (cached_rv != o.rv || cached_json != o.json.get()) {
+        labels = std::map<std::string, std::string>(o.labels.begin(), o.labels.end());
+        cached_rv = o.rv;
+        cached_json = o.json.get();
+      }
       if (!ls_.matches(labels))
         return false;
     }

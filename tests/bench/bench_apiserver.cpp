@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -177,15 +178,18 @@ int main() {
           data = w.raw.substr(p + 4);
         }
         w.lines += w.dechunk.feed(data);
-        size_t nl;
-        while ((nl = w.lines.find('\n')) != std::string::npos) {
-          auto pos = w.lines.find("\"sent\":\"");
+        // Scan by offset and erase once: erasing (or copying the rest) per line is quadratic in
+        // the bytes one recv brings, and would make the reader, not the server, the bottleneck.
+        size_t at = 0, nl;
+        while ((nl = w.lines.find('\n', at)) != std::string::npos) {
+          auto pos = w.lines.find("\"sent\":\"", at);
           if (pos != std::string::npos && pos < nl) {
-            all_lags.push_back(now - std::stod(w.lines.substr(pos + 8)));
+            all_lags.push_back(now - std::strtod(w.lines.c_str() + pos + 8, nullptr));
             ++delivered;
           }
-          w.lines.erase(0, nl + 1);
+          at = nl + 1;
         }
+        w.lines.erase(0, at);
       }
     }
     for (auto& w : ws)
