@@ -40,6 +40,8 @@ public:
   // Asks the session to collect what the stream has buffered (one post per burst of writes).
   virtual void stream_flush(std::shared_ptr<StreamImpl> st) = 0;
   virtual void stream_end() = 0;
+  // Sends what was written, then closes without the terminal chunk.
+  virtual void stream_abort() = 0;
 };
 
 class StreamImpl : public Stream {
@@ -108,7 +110,7 @@ public:
       s = session_;
     }
     if (s)
-      s->close();
+      s->stream_abort();
   }
 
   bool closed() const override {
@@ -274,9 +276,37 @@ public:
     net::post(stream_.get_executor(), [self = this->shared_from_this(), st = std::move(st)]() mutable {
       if (!st)
         return;
-      auto data = st->take_buffered();
-      if (!data.empty())
-        self->queue_.push_back(std::move(data));
+      auto delay = self->srv_->opts.stream_coalesce;
+      if (delay.count() <= 0)
+        return self->flush_now(st);
+      // The stream keeps gathering until the timer fires: it does not schedule another flush
+      // while this one is pending.
+      self->flush_timer_.expires_after(delay);
+      self->flush_timer_.async_wait([self, st](const beast::error_code& ec) {
+        if (!ec)
+          self->flush_now(st);
+      });
+    });
+  }
+
+  void flush_now(const std::shared_ptr<StreamImpl>& st) {
+    auto data = st->take_buffered();
+    if (!data.empty())
+      queue_.push_back(std::move(data));
+    pump();
+  }
+
+  void stream_abort() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      // What was written before the fault still goes out (it may be waiting to be coalesced).
+      if (self->stream_obj_) {
+        auto data = self->stream_obj_->take_buffered();
+        if (!data.empty())
+          self->queue_.push_back(std::move(data));
+      }
+      self->abort_requested_ = true;
+      if (!self->streaming_)
+        return self->do_close();
       self->pump();
     });
   }
@@ -481,6 +511,8 @@ private:
                        });
       return;
     }
+    if (abort_requested_)
+      return do_close();
     if (end_requested_) {
       writing_ = true;
       net::async_write(stream_, bhttp::make_chunk_last(),
@@ -508,6 +540,8 @@ private:
 
   std::shared_ptr<Server::Impl> srv_;
   S stream_;
+  net::steady_timer flush_timer_{stream_.get_executor()};
+  bool abort_requested_ = false;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_res_;
