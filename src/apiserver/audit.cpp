@@ -2,23 +2,13 @@
 #include "audit.hpp"
 
 #include <chrono>
-#include <ctime>
+
+#include "omed/common/micro_time.hpp"
 
 namespace omed::apiserver {
 
 namespace {
 
-std::string micro_now() {
-  auto now = std::chrono::system_clock::now();
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us % 1000000));
-  return buf;
-}
 
 // Kubernetes' audit verbs for the HTTP methods that change state.
 const char* verb_of(const std::string& method) {
@@ -38,7 +28,7 @@ const char* verb_of(const std::string& method) {
 class AuditedExchange : public http::Exchange {
 public:
   AuditedExchange(std::shared_ptr<http::Exchange> inner, AuditLog* log, const char* verb)
-    : inner_(std::move(inner)), log_(log), verb_(verb), received_(micro_now()) {}
+    : inner_(std::move(inner)), log_(log), verb_(verb), received_(format_micro_time(std::chrono::system_clock::now())) {}
   const http::Request& request() const override { return inner_->request(); }
   void respond(http::Response r) override {
     note(r.status);
@@ -54,7 +44,7 @@ private:
     auto& req = inner_->request();
     auto* ua = req.header("User-Agent");
     log_->record(AuditLog::Entry{0, verb_, req.query.empty() ? req.path : req.path + "?" + req.query,
-                                 ua ? *ua : std::string(), received_, micro_now(), code});
+                                 ua ? *ua : std::string(), received_, format_micro_time(std::chrono::system_clock::now()), code});
   }
   std::shared_ptr<http::Exchange> inner_;
   AuditLog* log_;

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <iterator>
 
+#include "omed/common/micro_time.hpp"
 #include "omed/k8s/client.hpp"
 #include "omed/k8s/leader_election.hpp"
 #include "omed/log/logger.hpp"
@@ -21,16 +22,6 @@ constexpr size_t kMaxNoteBytes = 1024;
 // Object names are DNS subdomains; the suffix ".<16 hex>" takes 17 of them.
 constexpr size_t kMaxNameBytes = 253;
 
-std::string micro_time(std::chrono::system_clock::time_point t) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];  // roomy enough that -Wformat-truncation can prove no cut
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us % 1000000));
-  return buf;
-}
 
 // Cuts at a character boundary so the note stays valid UTF-8.
 std::string truncate_utf8(std::string s, size_t max) {
@@ -130,7 +121,7 @@ json::Value EventRecorder::record(const EventSpec& ev) {
       Seen& s = it->second;
       int64_t count = s.count + 1;  // the created Event is occurrence 1, so the first repeat says 2
       json::Value patch = json::Object{
-        {"series", json::Object{{"count", count}, {"lastObservedTime", micro_time(t)}}}};
+        {"series", json::Object{{"count", count}, {"lastObservedTime", format_micro_time(t)}}}};
       try {
         json::Value stored = client_.patch(rt, s.ns, s.name, PatchType::Merge, json::dump(patch), w);
         s.count = count;
@@ -149,7 +140,7 @@ json::Value EventRecorder::record(const EventSpec& ev) {
     {"apiVersion", "events.k8s.io/v1"},
     {"kind", "Event"},
     {"metadata", json::Object{{"name", ""}, {"namespace", ns}}},
-    {"eventTime", micro_time(t)},
+    {"eventTime", format_micro_time(t)},
     {"reportingController", opts_.reporting_controller},
     {"reportingInstance", opts_.reporting_instance},
     {"action", ev.action},

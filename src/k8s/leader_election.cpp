@@ -2,6 +2,8 @@
 // resourceVersion; another holder's lease expires by when we saw it change, never by its timestamps.
 #include "omed/k8s/leader_election.hpp"
 
+#include "omed/common/micro_time.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -20,17 +22,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// metav1.MicroTime: the lease's timestamps round-trip with microseconds.
-std::string micro_time(std::chrono::system_clock::time_point t) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];  // roomy enough that -Wformat-truncation can prove no cut
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us % 1000000));
-  return buf;
-}
 
 const ResourceInfo& lease_resource() {
   static const ResourceInfo* r = find_well_known("coordination.k8s.io/v1", "Lease");
@@ -153,7 +144,7 @@ struct LeaderElector::Impl {
   // One attempt; true when this process holds the lease afterwards. Never throws.
   bool try_acquire_or_renew() {
     const auto& rt = lease_resource();
-    const std::string wall = micro_time(std::chrono::system_clock::now());
+    const std::string wall = format_micro_time(std::chrono::system_clock::now());
     try {
       // Fast path: the leader writes over its own last object; a conflict means someone else wrote
       // since, and the slow path below reads what happened.
@@ -204,7 +195,7 @@ struct LeaderElector::Impl {
     try {
       json::Value obj = *lease;
       json::Value& spec = obj["spec"];
-      const std::string wall = micro_time(std::chrono::system_clock::now());
+      const std::string wall = format_micro_time(std::chrono::system_clock::now());
       spec["holderIdentity"] = "";
       spec["leaseDurationSeconds"] = 1;
       spec["acquireTime"] = wall;

@@ -152,6 +152,21 @@ struct RestClient::Impl {
   }
 };
 
+namespace {
+
+// The current bearer token (empty: none); a credential plugin that fails is a transport error.
+std::string bearer_token(const RestConfig& c) {
+  if (!c.token)
+    return {};
+  try {
+    return c.token->token();
+  } catch (const ConfigError& e) {
+    throw TransportError(std::string("cannot obtain credentials: ") + e.what());
+  }
+}
+
+}  // namespace
+
 RestClient::RestClient(RestConfig config, ClientOptions opts) : config_(std::move(config)), impl_(std::make_unique<Impl>()) {
   ensure_curl_initialised();
   impl_->opts = std::move(opts);
@@ -222,14 +237,7 @@ HttpResponse RestClient::request(const std::string& method, const std::string& t
                                  const std::vector<std::pair<std::string, std::string>>& headers) {
   for (int attempt = 0;; ++attempt) {
     impl_->wait_for_token();
-    std::string token;
-    if (config_.token) {
-      try {
-        token = config_.token->token();
-      } catch (const ConfigError& e) {
-        throw TransportError(std::string("cannot obtain credentials: ") + e.what());
-      }
-    }
+    std::string token = bearer_token(config_);
     CURL* h = impl_->acquire();
     Prepared p;
     HttpResponse resp;
@@ -324,14 +332,7 @@ RestClient::StreamEnd RestClient::stream(const std::string& target, const std::f
                                          const std::atomic<bool>* cancel, std::chrono::milliseconds idle_timeout,
                                          const std::function<void()>& on_tick) {
   impl_->wait_for_token();
-  std::string token;
-  if (config_.token) {
-    try {
-      token = config_.token->token();
-    } catch (const ConfigError& e) {
-      throw TransportError(std::string("cannot obtain credentials: ") + e.what());
-    }
-  }
+  std::string token = bearer_token(config_);
   CURL* h = impl_->acquire();
   CURLM* multi = curl_multi_init();
   Prepared p;
