@@ -1,0 +1,2 @@
+// Scheduler filters and scoring (see omed/apiserver/sim/scheduling.hpp).
+#include "omed/apiserver/sim/scheduling.hpp"
