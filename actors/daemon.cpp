@@ -119,6 +119,12 @@ int run_daemon(const DaemonConfig& cfg) {
     }
     ready.open("apiserver");
   }
+  // The simulated cluster acts on the API server like kubelets and kube-controller-manager do.
+  std::unique_ptr<apiserver::sim::Simulation> sim;
+  if (api && cfg.sim) {
+    sim = std::make_unique<apiserver::sim::Simulation>(*api, *cfg.sim);
+    sim->start();
+  }
 
   // The controller's long-lived pieces (client, directory) must outlive every actor.
   std::unique_ptr<Controller> controller;
@@ -127,6 +133,8 @@ int run_daemon(const DaemonConfig& cfg) {
       controller = make_controller(cfg, api.get(), reg, ready);
     } catch (const std::exception& e) {
       lg.error("cannot configure the controller").kv("error", e.what());
+      if (sim)
+        sim->stop();
       if (api)
         api->stop();
       return 2;  // a configuration error, like a bad flag: restarting will not help
@@ -174,6 +182,8 @@ int run_daemon(const DaemonConfig& cfg) {
   } catch (const std::exception& e) {
     lg.error("cannot start the HTTP server").kv("error", e.what());
     caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+    if (sim)
+      sim->stop();
     if (api)
       api->stop();
     return 1;
@@ -253,6 +263,8 @@ int run_daemon(const DaemonConfig& cfg) {
     self->receive([](const caf::down_msg&) {}, caf::after(std::chrono::seconds(1)) >> [] {});
   }
   server.stop();
+  if (sim)
+    sim->stop();
   if (api)
     api->stop();
   // Our own scoped actors are gone by now; anything still running would be a leak.

@@ -94,6 +94,10 @@ json::Value ApiServer::Impl::aggregated_discovery(bool core) const {
           subs.push_back(json::Object{{"subresource", "status"},
                                       {"responseKind", json::Object{{"group", ""}, {"version", ""}, {"kind", rt->kind}}},
                                       {"verbs", json::Array{"get", "patch", "update"}}});
+        if (rt->scale)
+          subs.push_back(json::Object{{"subresource", "scale"},
+                                      {"responseKind", json::Object{{"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"}}},
+                                      {"verbs", json::Array{"get", "patch", "update"}}});
         if (rt->has_binding)
           subs.push_back(json::Object{{"subresource", "binding"},
                                       {"responseKind", json::Object{{"group", ""}, {"version", ""}, {"kind", "Binding"}}},
@@ -126,6 +130,10 @@ json::Value resource_list(const std::string& gv, const std::vector<ResourcePtr>&
     if (rt->has_status)
       res.push_back(json::Object{{"name", rt->plural + "/status"}, {"singularName", ""}, {"namespaced", rt->namespaced},
                                  {"kind", rt->kind}, {"verbs", json::Array{"get", "patch", "update"}}});
+    if (rt->scale)
+      res.push_back(json::Object{{"name", rt->plural + "/scale"}, {"singularName", ""}, {"namespaced", rt->namespaced},
+                                 {"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"},
+                                 {"verbs", json::Array{"get", "patch", "update"}}});
     if (rt->has_binding)
       res.push_back(json::Object{{"name", rt->plural + "/binding"}, {"singularName", ""}, {"namespaced", rt->namespaced},
                                  {"kind", "Binding"}, {"verbs", json::Array{"create"}}});

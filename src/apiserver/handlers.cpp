@@ -158,9 +158,11 @@ void ApiServer::Impl::dispatch(ApiRequest& r) {
   if (!rt.namespaced && !r.ns.empty())
     return respond_error(r.ex, path_not_found());
   if (!r.sub.empty() && !(r.sub == "status" && rt.has_status) && !(r.sub == "binding" && rt.has_binding) &&
-      !(r.sub == "finalize" && rt.kind == "Namespace"))
+      !(r.sub == "finalize" && rt.kind == "Namespace") && !(r.sub == "scale" && rt.scale))
     return respond_error(r.ex, path_not_found());
   try {
+    if (r.sub == "scale")
+      return do_scale(r);
     if (r.verb == "get")
       return do_get(r);
     if (r.verb == "list")
@@ -1057,6 +1059,133 @@ ApiServer::Impl::WriteOutcome ApiServer::Impl::internal_update(const ResourceTyp
 ApiServer::Impl::WriteOutcome ApiServer::Impl::internal_delete(const ResourceType& rt, const std::string& key,
                                                                 const std::string& propagation) {
   return delete_object(rt, key, propagation, 0, "", "", false);
+}
+
+}  // namespace omed::apiserver
+
+// ------------------------------------------------------------------ scale subresource
+
+namespace omed::apiserver {
+
+namespace {
+
+// ".spec.replicas" -> the value there (nullptr when absent).
+const json::Value* at_json_path(const json::Value& obj, const std::string& path) {
+  return path.size() > 1 && path[0] == '.' ? obj.at_path(path.substr(1)) : nullptr;
+}
+
+// A label selector object as the string form Scale.status.selector carries.
+std::string selector_string(const json::Value& sel) {
+  std::vector<std::string> parts;
+  if (auto* ml = sel.get("matchLabels"); ml && ml->is_object())
+    for (auto& m : ml->as_object())
+      if (m.value.is_string())
+        parts.push_back(m.key + "=" + m.value.as_string());
+  if (auto* me = sel.get("matchExpressions"); me && me->is_array())
+    for (auto& e : me->as_array()) {
+      auto op = e.string_or("operator");
+      auto key = e.string_or("key");
+      std::vector<std::string> vals;
+      if (auto* vs = e.get("values"); vs && vs->is_array())
+        for (auto& v : vs->as_array())
+          if (v.is_string())
+            vals.push_back(v.as_string());
+      if (op == "Exists")
+        parts.push_back(key);
+      else if (op == "DoesNotExist")
+        parts.push_back("!" + key);
+      else
+        parts.push_back(key + (op == "In" ? " in (" : " notin (") + str::join(vals, ",") + ")");
+    }
+  std::sort(parts.begin(), parts.end());
+  return str::join(parts, ",");
+}
+
+}  // namespace
+
+void ApiServer::Impl::do_scale(ApiRequest& r) {
+  auto& rt = *r.rt;
+  auto& sc = *rt.scale;
+  auto to_scale = [&](const json::Value& obj) {
+    auto& md = *obj.get("metadata");
+    json::Object meta{{"name", md.string_or("name")}, {"uid", md.string_or("uid")},
+                      {"resourceVersion", md.string_or("resourceVersion")},
+                      {"creationTimestamp", md.string_or("creationTimestamp")}};
+    if (rt.namespaced)
+      meta.set("namespace", md.string_or("namespace"));
+    auto* sr = at_json_path(obj, sc.spec_replicas);
+    auto* str_ = at_json_path(obj, sc.status_replicas);
+    json::Object status{{"replicas", str_ && str_->is_int() ? str_->as_int() : 0}};
+    if (sc.label_selector.empty()) {
+      if (auto* sel = obj.at_path("spec.selector"); sel && sel->is_object())
+        status.set("selector", selector_string(*sel));
+    } else if (auto* sel = at_json_path(obj, sc.label_selector); sel && sel->is_string()) {
+      status.set("selector", sel->as_string());
+    }
+    return json::Value(json::Object{{"kind", "Scale"}, {"apiVersion", "autoscaling/v1"}, {"metadata", meta},
+                                    {"spec", json::Object{{"replicas", sr && sr->is_int() ? sr->as_int() : 0}}},
+                                    {"status", status}});
+  };
+  if (r.verb == "get") {
+    auto cur = store->get(rt.id(), r.key());
+    if (!cur)
+      return respond_error(r.ex, not_found(rt.qualified(), rt.group, rt.plural, r.name));
+    return respond(r, 200, to_scale(parse_stored(*cur)));
+  }
+  if (r.verb != "update" && r.verb != "patch")
+    return respond_error(r.ex, method_not_allowed(r.http().method, "Scale"));
+  json::Value body;
+  if (auto e = parse_body(r, body, false))
+    return respond_error(r.ex, *e);
+  auto ct = content_type(r);
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    auto cur = store->get(rt.id(), r.key());
+    if (!cur)
+      return respond_error(r.ex, not_found(rt.qualified(), rt.group, rt.plural, r.name));
+    auto obj = parse_stored(*cur);
+    auto scale = to_scale(obj);
+    json::Value next;
+    if (r.verb == "update")
+      next = body;
+    else if (ct == "application/json-patch+json")
+      next = json_patch(scale, body);
+    else if (ct == "application/merge-patch+json" || ct == "application/strategic-merge-patch+json")
+      next = merge_patch(scale, body);
+    else
+      return respond_error(r.ex, unsupported_media(ct, {"application/json-patch+json", "application/merge-patch+json",
+                                                        "application/strategic-merge-patch+json"}));
+    auto want_rv = next.at_path("metadata.resourceVersion");
+    if (r.verb == "update" && want_rv && want_rv->is_string() && !want_rv->as_string().empty() &&
+        want_rv->as_string() != std::to_string(cur->rv))
+      return respond_error(r.ex, conflict(rt.qualified(), rt.group, rt.plural, r.name,
+                                          "the object has been modified; please apply your changes to the latest "
+                                          "version and try again"));
+    auto* reps = next.at_path("spec.replicas");
+    if (!reps || !reps->is_int() || reps->as_int() < 0)
+      return respond_error(r.ex, invalid("Scale", "autoscaling", r.name,
+                                         {api::invalid("spec.replicas", reps ? *reps : json::Value(),
+                                                             "must be greater than or equal to 0")}));
+    // Write the count where the resource keeps it, as a spec change (generation moves).
+    auto path = sc.spec_replicas.substr(1);
+    auto dot = path.rfind('.');
+    json::Value* parent = &obj;
+    for (auto& part : str::split(dot == std::string::npos ? "" : path.substr(0, dot), '.'))
+      if (!part.empty())
+        parent = &(*parent)[part];
+    auto leaf = dot == std::string::npos ? path : path.substr(dot + 1);
+    if (auto* old = parent->get(leaf); old && *old == *reps)
+      return respond(r, 200, scale);
+    (*parent)[leaf] = reps->as_int();
+    if (rt.has_generation || !rt.builtin)
+      obj["metadata"]["generation"] = obj.at_path("metadata.generation") ? obj.at_path("metadata.generation")->as_int() + 1 : 1;
+    if (r.dry_run)
+      return respond(r, 200, to_scale(obj));
+    auto res = store->update(rt.id(), r.key(), cur->rv, obj, indexer(rt));
+    if (res.status == Store::Status::Conflict)
+      continue;
+    return respond(r, 200, to_scale(parse_stored(res.object)));
+  }
+  respond_error(r.ex, conflict(rt.qualified(), rt.group, rt.plural, r.name, "too many concurrent writers; try again"));
 }
 
 }  // namespace omed::apiserver

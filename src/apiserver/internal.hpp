@@ -103,6 +103,9 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
   std::unique_ptr<StoreListener> ctl_listener;
   uint64_t ctl_sub = 0;
 
+  std::mutex admin_mu;
+  std::vector<std::pair<std::string, ApiServer::AdminHandler>> admin_routes;
+
   metrics::Family<metrics::Counter>* req_counter = nullptr;
   AuditLog audit;
 
@@ -134,6 +137,7 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
   void do_delete(ApiRequest& r);
   void do_delete_collection(ApiRequest& r);
   void do_binding(ApiRequest& r);
+  void do_scale(ApiRequest& r);
 
   // ---- object helpers and admission (objects.cpp)
   Store::Indexer indexer(const ResourceType& rt) const;

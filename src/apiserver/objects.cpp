@@ -280,6 +280,56 @@ std::optional<ApiError> ApiServer::Impl::admit(const ResourceType& rt, json::Val
   return std::nullopt;
 }
 
+namespace {
+
+// The QoS class the API server stamps on a new pod: Guaranteed when every container's cpu and
+// memory limits equal its requests (a missing request defaults to the limit), BestEffort when
+// nothing asks for anything, Burstable otherwise.
+std::string pod_qos_class(const json::Value& pod) {
+  bool any = false, guaranteed = true;
+  for (const char* list : {"spec.containers", "spec.initContainers"}) {
+    auto* cs = pod.at_path(list);
+    if (!cs || !cs->is_array())
+      continue;
+    for (auto& c : cs->as_array()) {
+      auto* req = c.at_path("resources.requests");
+      auto* lim = c.at_path("resources.limits");
+      bool has_req = req && req->is_object() && !req->as_object().empty();
+      bool has_lim = lim && lim->is_object() && !lim->as_object().empty();
+      any = any || has_req || has_lim;
+      for (const char* r : {"cpu", "memory"}) {
+        auto* l = has_lim ? lim->get(r) : nullptr;
+        auto* q = has_req ? req->get(r) : nullptr;
+        if (!l || (q && !(*q == *l)))
+          guaranteed = false;
+      }
+    }
+  }
+  if (!any)
+    return "BestEffort";
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+// DefaultTolerationSeconds: pods ride out a short node outage before they are evicted.
+void add_default_tolerations(json::Value& pod, int64_t seconds) {
+  if (seconds < 0)
+    return;
+  auto& tol = pod["spec"]["tolerations"];
+  if (!tol.is_array())
+    tol = json::Array{};
+  for (const char* key : {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}) {
+    bool present = false;
+    for (auto& t : tol.as_array())
+      if (t.string_or("key") == key && (t.string_or("effect").empty() || t.string_or("effect") == "NoExecute"))
+        present = true;
+    if (!present)
+      tol.as_array().push_back(json::Object{
+          {"key", key}, {"operator", "Exists"}, {"effect", "NoExecute"}, {"tolerationSeconds", seconds}});
+  }
+}
+
+}  // namespace
+
 void ApiServer::Impl::prepare_create(const ResourceType& rt, json::Value& obj) {
   auto& md = obj["metadata"];
   md.as_object().erase("resourceVersion");
@@ -300,9 +350,10 @@ void ApiServer::Impl::prepare_create(const ResourceType& rt, json::Value& obj) {
         obj["spec"]["finalizers"] = json::Array{"kubernetes"};
       obj["status"] = json::Object{{"phase", "Active"}};
     } else if (rt.kind == "Pod") {
-      obj["status"] = json::Object{{"phase", "Pending"}, {"qosClass", "BestEffort"}};
+      obj["status"] = json::Object{{"phase", "Pending"}, {"qosClass", pod_qos_class(obj)}};
       if (!obj.at_path("spec.schedulerName"))
         obj["spec"]["schedulerName"] = "default-scheduler";
+      add_default_tolerations(obj, opts.default_toleration_seconds);
     } else if (rt.kind == "Service") {
       auto type = obj.at_path("spec.type") ? obj.at_path("spec.type")->as_string() : std::string("ClusterIP");
       obj["spec"]["type"] = type;
@@ -485,11 +536,18 @@ json::Value ApiServer::Impl::to_table(const ResourceType& rt, const std::vector<
             ++ready;
           restarts += c.int_at("restartCount").value_or(0);
         }
+      // As kubectl's printer: the pod's reason, else the last container's waiting or
+      // terminated reason ("ContainerCreating", "CrashLoopBackOff", "Completed"), else the phase.
       std::string status = o.at_path("status.phase") ? o.at_path("status.phase")->as_string() : "Pending";
-      if (auto* st = o.at_path("status.containerStatuses"); st && st->is_array())
-        for (auto& c : st->as_array())
-          if (auto* w = c.at_path("state.waiting.reason"); w && w->is_string())
+      if (auto* rs = o.at_path("status.reason"); rs && rs->is_string() && !rs->as_string().empty())
+        status = rs->as_string();
+      else if (auto* st = o.at_path("status.containerStatuses"); st && st->is_array())
+        for (auto& c : st->as_array()) {
+          if (auto* w = c.at_path("state.waiting.reason"); w && w->is_string() && !w->as_string().empty())
             status = w->as_string();
+          else if (auto* t = c.at_path("state.terminated.reason"); t && t->is_string() && !t->as_string().empty())
+            status = t->as_string();
+        }
       if (o.at_path("metadata.deletionTimestamp"))
         status = "Terminating";
       auto ip = o.at_path("status.podIP") ? *o.at_path("status.podIP") : json::Value("<none>");
@@ -497,7 +555,16 @@ json::Value ApiServer::Impl::to_table(const ResourceType& rt, const std::vector<
       return json::Array{name_of(o), std::to_string(ready) + "/" + std::to_string(total), status,
                          std::to_string(restarts), age_of(o, now), ip, node};
     };
-  } else if (rt.kind == "Deployment" || rt.kind == "StatefulSet" || rt.kind == "ReplicaSet") {
+  } else if (rt.kind == "ReplicaSet") {
+    for (auto d : {name_def, coldef("Desired", "integer", "Desired replicas"), coldef("Current", "integer", "Current replicas"),
+                   coldef("Ready", "integer", "Ready replicas"), coldef("Age", "string", "Age")})
+      defs.push_back(d);
+    cells = [=](const json::Value& o) {
+      int64_t want = o.at_path("spec.replicas") ? int_at_path(o, "spec.replicas") : 1;
+      return json::Array{name_of(o), want, int_at_path(o, "status.replicas"), int_at_path(o, "status.readyReplicas"),
+                         age_of(o, now)};
+    };
+  } else if (rt.kind == "Deployment" || rt.kind == "StatefulSet") {
     for (auto d : {name_def, coldef("Ready", "string", "Ready replicas"), coldef("Up-to-date", "integer", "Updated"),
                    coldef("Available", "integer", "Available"), coldef("Age", "string", "Age")})
       defs.push_back(d);

@@ -157,6 +157,8 @@ std::vector<ResourceType> builtin_resources() {
     r.has_status = true;
     r.has_generation = true;
     r.categories = {"all"};
+    if (r.kind != "DaemonSet")
+      r.scale = ResourceType::Scale{".spec.replicas", ".status.replicas", ""};
   }
   {
     auto& r = add(rt("batch", "v1", "Job", "jobs", true));
@@ -263,6 +265,9 @@ std::optional<ResourceType> resource_from_crd(const json::Value& crd, std::strin
   if (auto* s = chosen->at_path("schema.openAPIV3Schema"))
     r.schema = *s;
   r.has_status = chosen->at_path("subresources.status") != nullptr;
+  if (auto* sc = chosen->at_path("subresources.scale"); sc && sc->is_object())
+    r.scale = ResourceType::Scale{sc->string_or("specReplicasPath"), sc->string_or("statusReplicasPath"),
+                                  sc->string_or("labelSelectorPath")};
   if (auto* cols = chosen->get("additionalPrinterColumns"); cols && cols->is_array()) {
     for (auto& c : cols->as_array()) {
       Column col;

@@ -253,6 +253,17 @@ void ApiServer::Impl::handle_after_faults(std::shared_ptr<http::Exchange> ex) {
         since = std::strtoull(v.c_str(), nullptr, 10);
     return respond_json(ex, 200, audit.list(since));
   }
+  if (path.rfind("/omed/", 0) == 0) {
+    ApiServer::AdminHandler handler;
+    {
+      std::lock_guard<std::mutex> lk(admin_mu);
+      for (auto& [prefix, h] : admin_routes)
+        if (path.rfind(prefix, 0) == 0)
+          handler = h;
+    }
+    if (handler)
+      return ex->respond(handler(ex->request()));
+  }
   if (serve_discovery(ex))
     return;
   ApiRequest r;
@@ -475,5 +486,12 @@ const std::string& ApiServer::ca_pem() const { return impl_->ca_pem; }
 std::string ApiServer::kubeconfig_path() const { return impl_->opts.kubeconfig_path; }
 uint64_t ApiServer::current_rv() const { return impl_->store ? impl_->store->current_rv() : 0; }
 void ApiServer::set_faults(const FaultOptions& f) { impl_->faults.set(f); }
+
+void ApiServer::serve_local(std::shared_ptr<http::Exchange> ex) { impl_->handle(std::move(ex)); }
+
+void ApiServer::add_admin_route(std::string prefix, AdminHandler handler) {
+  std::lock_guard<std::mutex> lk(impl_->admin_mu);
+  impl_->admin_routes.emplace_back(std::move(prefix), std::move(handler));
+}
 
 }  // namespace omed::apiserver

@@ -105,9 +105,77 @@ config::Options daemon_options(const std::string& role) {
       .add("fault-429", config::OptionKind::String, "0", "probability of 429 Too Many Requests per request")
       .add("fault-500", config::OptionKind::String, "0", "probability of 500 per request")
       .add("fault-watch-410", config::OptionKind::String, "0", "probability that a resumed watch gets 410 Expired")
-      .add("fault-latency", config::OptionKind::Duration, "0ms", "latency added to every request");
+      .add("fault-latency", config::OptionKind::Duration, "0ms", "latency added to every request")
+      .add("default-not-ready-toleration-seconds", config::OptionKind::Int, "300",
+           "tolerationSeconds given to new pods for node.kubernetes.io/not-ready and /unreachable (-1: none)")
+      .add("sim-nodes", config::OptionKind::String, standalone ? "2x8xH100,1x8xA100-80GB,2x1xL4" : "",
+           "simulate a cluster of these nodes, e.g. 4x8xH100,2x8xA100-40GB,8x1xL4 (\"none\": no simulation)")
+      .add("sim-profile", config::OptionKind::String, "",
+           "YAML cluster profile / scenario: nodeGroups, timing, failures, seed (overrides --sim-nodes)")
+      .add("sim-seed", config::OptionKind::Int, "1", "seed of the simulation (scheduling ties, random failures)")
+      .add("sim-start-delay", config::OptionKind::Duration, "1s", "bound pod to running containers (image pull, start)")
+      .add("sim-ready-delay", config::OptionKind::Duration, "1s", "running containers to Ready (startup/readiness probes)")
+      .add("sim-image-delay", config::OptionKind::String, "",
+           "start delays by image substring, e.g. \"llama-70b=60s,sglang=5s\" (first match wins)")
+      .add("sim-job-duration", config::OptionKind::Duration, "2s", "how long run-to-completion (Job) pods run")
+      .add("sim-heartbeat", config::OptionKind::Duration, "10s", "node Lease renewal interval")
+      .add("sim-node-monitor-grace", config::OptionKind::Duration, "40s",
+           "a node without heartbeats for this long is marked NotReady (Unknown) and tainted")
+      .add("sim-backoff", config::OptionKind::Duration, "10s", "crash-loop and image-pull back-off base (doubles, max 5m)")
+      .add("sim-fail", config::OptionKind::String, "",
+           "failures to inject, separated by ';': node-not-ready:node=N[@10s], node-ready:node=N, "
+           "gpu-lost:node=N,gpus=2, crash-loop:pods=PREFIX, image-pull-error:image=SUBSTR, pod-fail:selector=app=x");
   }
   return o;
+}
+
+// The simulated cluster from --sim-* flags and --sim-profile; nullopt (and no error) when off.
+std::optional<apiserver::sim::SimOptions> sim_options(const config::Options& opts, const std::string& role,
+                                                      std::string& err) {
+  namespace sim = apiserver::sim;
+  auto nodes = opts.str("sim-nodes");
+  auto profile = opts.str("sim-profile");
+  if ((nodes.empty() || nodes == "none") && profile.empty())
+    return std::nullopt;
+  sim::SimOptions so;
+  try {
+    if (!nodes.empty() && nodes != "none")
+      so.profile = sim::parse_node_spec(nodes);
+    so.seed = static_cast<uint64_t>(opts.integer("sim-seed"));
+    so.start_delay = opts.duration("sim-start-delay");
+    so.ready_delay = opts.duration("sim-ready-delay");
+    so.job_duration = opts.duration("sim-job-duration");
+    so.heartbeat = opts.duration("sim-heartbeat");
+    so.node_monitor_grace = opts.duration("sim-node-monitor-grace");
+    so.backoff_base = opts.duration("sim-backoff");
+    so.status_report = std::max(so.heartbeat * 6, std::chrono::milliseconds(1000));
+    for (auto& item : str::split(opts.str("sim-image-delay"), ',')) {
+      if (item.empty())
+        continue;
+      auto eq = item.find('=');
+      if (eq == std::string::npos)
+        throw std::invalid_argument("--sim-image-delay: \"" + item + "\" is not IMAGE=DURATION");
+      so.image_start_delays.emplace_back(item.substr(0, eq), sim::parse_millis(item.substr(eq + 1)));
+    }
+    for (auto& spec : str::split(opts.str("sim-fail"), ';'))
+      if (!spec.empty())
+        so.failures.push_back(sim::parse_failure(spec));
+    if (!profile.empty()) {
+      std::ifstream f(profile);
+      if (!f)
+        throw std::invalid_argument("--sim-profile: cannot read " + profile);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      sim::apply_scenario(yaml::parse_one(ss.str()), so);
+    }
+    if (so.profile.groups.empty())
+      throw std::invalid_argument("the simulation has no nodes (--sim-nodes or nodeGroups in --sim-profile)");
+  } catch (const std::exception& e) {
+    err = std::string("simulation: ") + e.what();
+    return std::nullopt;
+  }
+  (void)role;
+  return so;
 }
 
 int run_role(const std::string& role, int argc, char** argv) {
@@ -235,7 +303,14 @@ int run_role(const std::string& role, int argc, char** argv) {
     ao.faults.latency_ms = static_cast<int>(opts.duration("fault-latency").count());
     if (ao.faults.enabled())
       std::cerr << "omed " << role << ": fault injection is ON (seed " << ao.faults.seed << ")\n";
+    ao.default_toleration_seconds = opts.integer("default-not-ready-toleration-seconds");
     dc.apiserver = ao;
+    if (auto sim = sim_options(opts, role, err)) {
+      dc.sim = *sim;
+    } else if (!err.empty()) {
+      std::cerr << "omed " << role << ": " << err << "\n";
+      return 2;
+    }
     dc.crds_dir = opts.str("crds");
     if (role == "standalone") {
       if (dc.crds_dir.empty())

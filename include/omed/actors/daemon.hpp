@@ -9,6 +9,7 @@
 #include <string>
 
 #include "omed/apiserver/server.hpp"
+#include "omed/apiserver/sim/simulation.hpp"
 
 namespace omed::actors {
 
@@ -25,6 +26,8 @@ struct DaemonConfig {
   std::optional<apiserver::ApiServerOptions> apiserver;
   std::string crds_dir;
   std::string samples_dir;  // standalone: the demo's manifests; empty: no demo
+  // The simulated cluster beside the embedded API server (nodes, controllers, scheduler, kubelets).
+  std::optional<apiserver::sim::SimOptions> sim;
 
   // controller role: how to reach the API server (standalone uses its embedded one).
   std::string kubeconfig;            // explicit file; else in-cluster, else $KUBECONFIG / ~/.kube/config

@@ -40,6 +40,11 @@ struct ResourceType {
   // Extra field-selector fields beyond metadata.name/metadata.namespace.
   std::vector<std::string> field_selectors;
   std::string crd_name;            // the CRD that defines it ("basemodels.ome.io")
+  // A /scale subresource: JSON paths (".spec.replicas") of the replica counts and the selector.
+  struct Scale {
+    std::string spec_replicas, status_replicas, label_selector;
+  };
+  std::optional<Scale> scale;
 
   std::string group_version() const { return group.empty() ? version : group + "/" + version; }
   // Identity in storage and the journal: "v1/configmaps", "apps/v1/deployments".

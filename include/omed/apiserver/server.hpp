@@ -7,7 +7,10 @@
 #include <memory>
 #include <string>
 
+#include <functional>
+
 #include "omed/common/json.hpp"
+#include "omed/http/server.hpp"
 
 namespace omed::metrics {
 class Registry;
@@ -41,6 +44,9 @@ struct ApiServerOptions {
   size_t history_limit = 200000;
   int io_threads = 0;             // 0: half the cores (at least one); requests run on these threads
   std::chrono::milliseconds bookmark_interval{60000};
+  // Added to every new pod as tolerations of node.kubernetes.io/not-ready and /unreachable
+  // (NoExecute), as the DefaultTolerationSeconds admission plugin does; negative: none.
+  int64_t default_toleration_seconds = 300;
   FaultOptions faults;
   metrics::Registry* metrics = nullptr;
 };
@@ -71,6 +77,15 @@ public:
   json::Value create(const json::Value& obj);
 
   void set_faults(const FaultOptions& f);
+
+  // Serves a request made inside this process through the same path as one from the network
+  // (authentication, admission, audit, watch): the simulated cluster's components use it, so
+  // they act through the API as real ones do, without a socket.
+  void serve_local(std::shared_ptr<http::Exchange> ex);
+  // Answers authenticated requests whose path starts with `prefix` (under /omed/) with `handler`,
+  // which runs on an I/O thread and must not block.
+  using AdminHandler = std::function<http::Response(const http::Request&)>;
+  void add_admin_route(std::string prefix, AdminHandler handler);
 
   struct Impl;
 
