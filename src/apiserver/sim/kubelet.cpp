@@ -336,7 +336,7 @@ void Simulation::Impl::node_tick() {
         if (res.ok())
           remember(kNodes, res.body);
         else
-          ++write_errors;
+          ++write_errors, log.warn("node status not written").kv("node", name).kv("error", res.message());
         if (!alloc.is_null())
           log.info("node allocatable GPUs changed").kv("node", name).kv("allocatable", alloc["nvidia.com/gpu"].as_string());
       }
