@@ -54,12 +54,12 @@ struct Cluster {
     o.token = kToken;
     o.default_toleration_seconds = toleration_seconds;
     // Real schemas where the data is here: a malformed write by the simulation fails loudly.
-    if (have_shared("k8s/openapi-v3"))
-      o.builtin_schemas_dir = (shared_dir() / "k8s" / "openapi-v3").string();
+    if (have_shared("testdata/k8s/openapi-v3"))
+      o.builtin_schemas_dir = (shared_dir() / "testdata" / "k8s" / "openapi-v3").string();
     srv = std::make_unique<apiserver::ApiServer>(o);
     srv->start();
-    if (have_shared("k8s/crds"))
-      srv->load_crds((shared_dir() / "k8s" / "crds").string());
+    if (have_shared("testdata/k8s/crds"))
+      srv->load_crds((shared_dir() / "testdata" / "k8s" / "crds").string());
     c = std::make_unique<ApiClient>(srv->port(), kToken);
     simulation = std::make_unique<sim::Simulation>(*srv, so);
     simulation->start();
@@ -356,7 +356,7 @@ TEST_CASE("a Deployment becomes available, rolls with surge, scales to zero and 
 
 TEST_CASE("a LeaderWorkerSet makes groups of a leader and workers with LWS labels and env", "[sim-workloads]") {
   Cluster k(fast_options("8x8xH100"));
-  if (!have_shared("k8s/crds"))
+  if (!have_shared("testdata/k8s/crds"))
     WARN("SKIPPING the real LeaderWorkerSet CRD: ../shared/testdata/k8s/crds is absent; the simulation serves its own");
   k.create("/apis/leaderworkerset.x-k8s.io/v1/namespaces/default/leaderworkersets", R"(
 apiVersion: leaderworkerset.x-k8s.io/v1
@@ -511,6 +511,37 @@ spec:
   CHECK(!text(h, "status.lastScaleTime").empty());
   CHECK(!k.events("SuccessfulRescale").empty());
   CHECK(num(k.status(), "writeErrors") == 0);
+}
+
+TEST_CASE("nodes heartbeat through Leases and status, and slow images start slowly", "[sim-workloads]") {
+  auto so = fast_options("2x8xH100");
+  so.image_start_delays.emplace_back("llama-70b", 1500ms);
+  Cluster k(so);
+  auto lease_path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/sim-h100-0";
+  auto lease = k.get(lease_path);
+  REQUIRE(!lease.is_null());
+  CHECK(text(lease, "spec.holderIdentity") == "sim-h100-0");
+  CHECK(lease.at_path("metadata.ownerReferences")->as_array()[0].string_or("kind") == "Node");
+  auto first = text(lease, "spec.renewTime");
+  REQUIRE(Cluster::eventually([&] { return text(k.get(lease_path), "spec.renewTime") != first; }, 5s));
+  auto beat = [&] {
+    auto node = k.get("/api/v1/nodes/sim-h100-0");
+    for (auto& c : node.at_path("status.conditions")->as_array())
+      if (c.string_or("type") == "Ready")
+        return c.string_or("lastHeartbeatTime");
+    return std::string();
+  };
+  auto hb = beat();
+  REQUIRE(Cluster::eventually([&] { return beat() != hb; }, 5s));
+
+  for (auto [name, image] : {std::pair{"big-model", "example.io/llama-70b:1"}, std::pair{"small-model", "example.io/tiny:1"}})
+    k.create("/api/v1/namespaces/default/pods", std::string("apiVersion: v1\nkind: Pod\nmetadata: {name: ") + name +
+                                                    "}\nspec:\n  containers: [{name: c, image: \"" + image + "\"}]\n");
+  REQUIRE(Cluster::eventually([&] { return is_ready(k.get("/api/v1/namespaces/default/pods/small-model")); }));
+  auto big = k.get("/api/v1/namespaces/default/pods/big-model");
+  CHECK(text(big, "status.phase") == "Pending");
+  CHECK(text(big.at_path("status.containerStatuses")->as_array()[0], "state.waiting.reason") == "ContainerCreating");
+  REQUIRE(Cluster::eventually([&] { return is_ready(k.get("/api/v1/namespaces/default/pods/big-model")); }, 10s));
 }
 
 // ------------------------------------------------------------------ scheduling
@@ -780,13 +811,13 @@ TEST_CASE("scheduled failures fire at their time, and a random node is drawn fro
 // ------------------------------------------------------------------ schemas
 
 TEST_CASE("every object the simulation writes validates against the real Kubernetes schemas", "[sim-schemas]") {
-  if (!have_shared("k8s/openapi-v3") || !have_shared("k8s/crds")) {
+  if (!have_shared("testdata/k8s/openapi-v3") || !have_shared("testdata/k8s/crds")) {
     WARN("SKIPPED: ../shared/testdata/k8s (OpenAPI v3 documents and CRDs) is absent");
     return;
   }
-  auto schemas = api::K8sSchemas::load_dir((shared_dir() / "k8s" / "openapi-v3").string());
+  auto schemas = api::K8sSchemas::load_dir((shared_dir() / "testdata" / "k8s" / "openapi-v3").string());
   json::Value lws_schema;
-  for (auto& doc : yaml::parse_all(read_file(shared_dir() / "k8s" / "crds" / "leaderworkerset.x-k8s.io_leaderworkersets.yaml")))
+  for (auto& doc : yaml::parse_all(read_file(shared_dir() / "testdata" / "k8s" / "crds" / "leaderworkerset.x-k8s.io_leaderworkersets.yaml")))
     lws_schema = *doc.at_path("spec.versions")->as_array()[0].at_path("schema.openAPIV3Schema");
 
   Cluster k(fast_options("3x8xH100,2x1xL4"), 1);
