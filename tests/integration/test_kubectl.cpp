@@ -1281,3 +1281,286 @@ TEST_CASE("the official Python client: custom objects, watch from a resourceVers
   CHECK(r.rc == 0);
   CHECK_THAT(r.out, Catch::Contains("all checks passed"));
 }
+
+// ------------------------------------------------------------------ simulated GPU cluster
+
+#include <functional>
+
+namespace {
+
+// `omed apiserver --sim-nodes ...`: the Cluster above with a simulated cluster behind the API
+// (nodes, scheduler, kubelets, workload controllers), on fast clocks.
+class SimCluster {
+public:
+  explicit SimCluster(const std::string& nodes) {
+    kubeconfig_ = dir_.path() / "data" / "kubeconfig";
+    cache_ = dir_.path() / "kube-cache";
+    server_ = std::make_unique<Process>(
+        std::vector<std::string>{omed_bin(), "apiserver", "--port", "0", "--data-dir", (dir_.path() / "data").string(),
+                                 "--crds", (source_root() / "deploy" / "crds").string(), "--http-addr", "127.0.0.1:0",
+                                 "--port-file", (dir_.path() / "http-port").string(), "--sim-nodes", nodes,
+                                 "--sim-start-delay", "200ms", "--sim-ready-delay", "200ms", "--sim-job-duration", "500ms"},
+        dir_.path() / "server.log");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (fs::exists(kubeconfig_) && contains(server_->output(), "omed started"))
+        break;
+      if (server_->wait(0))
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    INFO(server_->output());
+    REQUIRE(fs::exists(kubeconfig_));
+    REQUIRE(contains(server_->output(), "omed started"));
+  }
+  ~SimCluster() {
+    server_->signal(SIGTERM);
+    server_->wait(10000);
+  }
+
+  const fs::path& dir() const { return dir_.path(); }
+  std::string server_log() const { return server_->output(); }
+  std::vector<std::string> argv(const std::vector<std::string>& args) const {
+    std::vector<std::string> a{"kubectl", "--cache-dir=" + cache_.string()};
+    a.insert(a.end(), args.begin(), args.end());
+    return a;
+  }
+  Env env() const { return {{"KUBECONFIG", kubeconfig_.string()}}; }
+  Run kubectl(const std::vector<std::string>& args, int timeout_ms = 60000) const {
+    return run(argv(args), env(), dir_.path(), timeout_ms);
+  }
+  std::unique_ptr<Child> kubectl_bg(const std::vector<std::string>& args, const std::string& tag) const {
+    return std::make_unique<Child>(argv(args), env(), dir_.path() / (tag + ".out"), dir_.path() / (tag + ".err"));
+  }
+  std::string write(const std::string& name, const std::string& content) const {
+    auto p = dir_.path() / "manifests" / name;
+    write_file(p, content);
+    return p.string();
+  }
+
+private:
+  TempDir dir_;
+  fs::path kubeconfig_, cache_;
+  std::unique_ptr<Process> server_;
+};
+
+// Runs `cmd` every `step_ms` until `ok(result)`, for at most `ms`; requires the match and shows
+// the last kubectl run when there is none. Returns the matching run.
+Run eventually(const std::string& what, const std::function<Run()>& cmd, const std::function<bool(const Run&)>& ok,
+               int ms = 30000, int step_ms = 200) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  Run r;
+  while (true) {
+    r = cmd();
+    if (ok(r))
+      return r;
+    if (std::chrono::steady_clock::now() >= deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
+  }
+  INFO("not within " << ms << " ms: " << what << "\nlast attempt:\n" << r.describe());
+  FAIL("eventually: " << what);
+  return r;
+}
+
+// One line per pod: name|deletionTimestamp|phase|image|ready.
+const char* kPodLines = "{range .items[*]}{.metadata.name}|{.metadata.deletionTimestamp}|{.status.phase}|"
+                        "{.spec.containers[0].image}|{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}";
+
+struct PodLine {
+  std::string name, deleting, phase, image, ready;
+  bool terminating() const { return !deleting.empty() || phase == "Succeeded" || phase == "Failed"; }
+};
+
+std::vector<PodLine> pod_lines(const std::string& out) {
+  std::vector<PodLine> pods;
+  for (auto& l : lines_of(out)) {
+    if (l.empty())
+      continue;
+    std::vector<std::string> f;
+    std::stringstream ss(l);
+    for (std::string c; std::getline(ss, c, '|');)
+      f.push_back(c);
+    f.resize(5);
+    pods.push_back({f[0], f[1], f[2], f[3], f[4]});
+  }
+  return pods;
+}
+
+size_t live_pods(const std::string& out) {
+  size_t n = 0;
+  for (auto& p : pod_lines(out))
+    n += p.terminating() ? 0 : 1;
+  return n;
+}
+
+const char* kGpuDeployment = R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: trainer
+  labels: {app: trainer}
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: trainer}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
+  template:
+    metadata:
+      labels: {app: trainer}
+    spec:
+      containers:
+      - name: main
+        image: registry.example.com/trainer:v1
+        resources:
+          requests: {nvidia.com/gpu: 1}
+          limits: {nvidia.com/gpu: 1}
+)";
+
+const char* kGreedyPod = R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: greedy
+spec:
+  containers:
+  - name: main
+    image: busybox
+    resources:
+      requests: {nvidia.com/gpu: 9}
+      limits: {nvidia.com/gpu: 9}
+)";
+
+}  // namespace
+
+TEST_CASE("kubectl against the simulated GPU cluster: nodes, Deployment rollout within maxSurge, scale, GC, "
+          "Job, FailedScheduling", "[kubectl]") {
+  REQUIRE_KUBECTL();
+  SimCluster k("4x8xH100");
+  const std::string app = "trainer";
+  const std::string v1 = "registry.example.com/trainer:v1", v2 = "registry.example.com/trainer:v2";
+  auto get_pods = [&] { return k.kubectl({"get", "pods", "-l", "app=" + app, "-o", std::string("jsonpath=") + kPodLines}); };
+  auto get_rs = [&] {
+    return k.kubectl({"get", "rs", "-l", "app=" + app, "-o",
+                      "jsonpath={range .items[*]}{.spec.template.spec.containers[0].image}={.spec.replicas}/"
+                      "{.status.replicas}{\"\\n\"}{end}"});
+  };
+  auto none_left = [](const Run& r) { return r.rc == 0 && r.out.empty(); };
+
+  // 1. Four Ready H100 nodes with their GPU labels and capacity.
+  eventually("4 Ready nodes labelled NVIDIA-H100-80GB-HBM3 x 8",
+             [&] { return k.kubectl({"get", "nodes", "-L", "nvidia.com/gpu.product,nvidia.com/gpu.count"}); },
+             [](const Run& r) {
+               auto rows = table_rows(r.out);
+               if (r.rc != 0 || rows.size() != 4)
+                 return false;
+               for (auto& row : rows)
+                 if (!contains(row["NAME"], "sim-h100-") || row["STATUS"] != "Ready" ||
+                     row["GPU.PRODUCT"] != "NVIDIA-H100-80GB-HBM3" || row["GPU.COUNT"] != "8")
+                   return false;
+               return true;
+             });
+  {
+    auto gpus = k.kubectl({"get", "node", "sim-h100-0", "-o", "jsonpath={.status.allocatable.nvidia\\.com/gpu}"});
+    INFO(gpus.describe());
+    CHECK(gpus.rc == 0);
+    CHECK(gpus.out == "8");
+  }
+
+  // 2. A Deployment of 3 one-GPU pods rolls out.
+  KUBECTL_OK(k.kubectl({"apply", "-f", k.write("deploy.yaml", kGpuDeployment)}), "deployment.apps/trainer created");
+  KUBECTL_OK(k.kubectl({"rollout", "status", "deployment/" + app, "--timeout=60s"}, 90000), "successfully rolled out");
+  {
+    auto avail = k.kubectl({"get", "deploy", app, "-o", "jsonpath={.status.availableReplicas}"});
+    INFO(avail.describe());
+    CHECK(avail.out == "3");
+  }
+
+  // 3. A new image rolls out without ever running more than replicas + maxSurge pods.
+  KUBECTL_OK(k.kubectl({"set", "image", "deployment/" + app, "main=" + v2}), "deployment.apps/trainer image updated");
+  auto status = k.kubectl_bg({"rollout", "status", "deployment/" + app, "--timeout=60s"}, "rollout");
+  size_t max_live = 0, samples = 0;
+  std::string at_max;
+  auto poll_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  for (int after = 0; after < 3 && std::chrono::steady_clock::now() < poll_deadline;) {
+    if (!status->running())
+      ++after;  // a few more samples once rollout status has returned
+    auto r = get_pods();
+    if (r.rc == 0) {
+      ++samples;
+      auto n = live_pods(r.out);
+      if (n > max_live) {
+        max_live = n;
+        at_max = r.out;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  REQUIRE(status->wait(60000));
+  {
+    INFO("rollout status:\n" << status->out() << status->err());
+    CHECK(status->exit_code() == 0);
+    CHECK_THAT(status->out(), Catch::Contains("successfully rolled out"));
+    INFO("pods (name|deletionTimestamp|phase|image|Ready) when " << max_live << " were live, the most in " << samples
+                                                                 << " samples:\n" << at_max);
+    CHECK(samples >= 3);
+    CHECK(max_live >= 3);
+    CHECK(max_live <= 4);
+  }
+  eventually("exactly 3 pods, all on the new image", get_pods, [&](const Run& r) {
+    auto pods = pod_lines(r.out);
+    if (r.rc != 0 || pods.size() != 3)
+      return false;
+    for (auto& p : pods)
+      if (p.terminating() || p.image != v2)
+        return false;
+    return true;
+  });
+  eventually("two ReplicaSets, the old one scaled to 0", get_rs, [&](const Run& r) {
+    auto ls = lines_of(r.out);
+    return r.rc == 0 && std::set<std::string>(ls.begin(), ls.end()) == std::set<std::string>{v1 + "=0/0", v2 + "=3/3"};
+  });
+
+  // 4. Scale to zero: every pod goes.
+  KUBECTL_OK(k.kubectl({"scale", "deployment/" + app, "--replicas=0"}), "deployment.apps/trainer scaled");
+  eventually("no pods left after scaling to 0", get_pods, none_left);
+
+  // 5. Back to 2, then delete: the ReplicaSets and pods are garbage-collected.
+  KUBECTL_OK(k.kubectl({"scale", "deployment/" + app, "--replicas=2"}), "deployment.apps/trainer scaled");
+  eventually("2 Ready pods", get_pods, [](const Run& r) {
+    size_t ready = 0;
+    for (auto& p : pod_lines(r.out))
+      ready += !p.terminating() && p.phase == "Running" && p.ready == "True" ? 1 : 0;
+    return r.rc == 0 && ready == 2;
+  });
+  eventually("the Deployment reports 2 ready replicas",
+             [&] { return k.kubectl({"get", "deploy", app, "-o", "jsonpath={.status.readyReplicas}"}); },
+             [](const Run& r) { return r.rc == 0 && r.out == "2"; });
+  KUBECTL_OK(k.kubectl({"delete", "deployment", app}), "deployment.apps \"trainer\" deleted");
+  eventually("no pods left after deleting the Deployment", get_pods, none_left);
+  eventually("no ReplicaSets left after deleting the Deployment", get_rs, none_left);
+
+  // 6. A Job runs to completion.
+  KUBECTL_OK(k.kubectl({"create", "job", "hello", "--image=busybox", "--", "true"}), "job.batch/hello created");
+  KUBECTL_OK(k.kubectl({"wait", "--for=condition=complete", "job/hello", "--timeout=60s"}, 90000),
+             "job.batch/hello condition met");
+
+  // 7. Nine GPUs fit on no node: the pod stays Pending with the scheduler's reason.
+  KUBECTL_OK(k.kubectl({"apply", "-f", k.write("greedy.yaml", kGreedyPod)}), "pod/greedy created");
+  eventually("a FailedScheduling event for the 9-GPU pod",
+             [&] {
+               return k.kubectl({"get", "events", "--field-selector", "involvedObject.name=greedy,reason=FailedScheduling",
+                                 "-o", "json"});
+             },
+             [](const Run& r) {
+               return r.rc == 0 && contains(r.out, "0/4 nodes are available") && contains(r.out, "Insufficient nvidia.com/gpu");
+             });
+  {
+    auto pending = k.kubectl({"get", "pod", "greedy", "-o", "jsonpath={.status.phase}|{.spec.nodeName}"});
+    INFO(pending.describe());
+    CHECK(pending.out == "Pending|");
+  }
+
+  INFO("server log:\n" << k.server_log());
+  CHECK_THAT(k.server_log(), !Catch::Contains("level=error"));
+}
