@@ -144,6 +144,11 @@ std::string text(const json::Value& v, const char* path) {
   auto* x = v.at_path(path);
   return x && x->is_string() ? x->as_string() : "";
 }
+// The first container's status, or an empty object before the kubelet reported one.
+json::Value container0(const json::Value& pod) {
+  auto* cs = pod.at_path("status.containerStatuses");
+  return cs && cs->is_array() && !cs->as_array().empty() ? cs->as_array()[0] : json::Value(json::Object{});
+}
 bool is_ready(const json::Value& pod) { return Cluster::condition_status(pod, "Ready") == "True"; }
 bool terminating(const json::Value& obj) { return obj.at_path("metadata.deletionTimestamp") != nullptr; }
 std::string label(const json::Value& obj, const std::string& k) {
@@ -278,9 +283,10 @@ TEST_CASE("a Deployment becomes available, rolls with surge, scales to zero and 
     CHECK(!text(p, "spec.nodeName").empty());
     CHECK(text(p, "status.qosClass") == "Burstable");
     CHECK(p.at_path("metadata.ownerReferences")->as_array()[0].string_or("kind") == "ReplicaSet");
-    auto& cs = p.at_path("status.containerStatuses")->as_array()[0];
+    auto cs = container0(p);
     CHECK(cs.at_path("state.running.startedAt") != nullptr);
-    CHECK(cs.get("ready")->as_bool());
+    CHECK(cs.get("ready") != nullptr);
+    CHECK((cs.get("ready") && cs.get("ready")->as_bool()));
   }
 
   // Rolling update: never more than replicas + maxSurge pods, never fewer than replicas ready.
@@ -340,7 +346,7 @@ TEST_CASE("a Deployment becomes available, rolls with surge, scales to zero and 
                      "application/merge-patch+json")
               .status == 200);
   REQUIRE(Cluster::eventually([&] { return k.pods("app%3Dweb").empty(); }));
-  CHECK(num(k.get("/apis/apps/v1/namespaces/default/deployments/web"), "status.replicas") == 0);
+  CHECK(Cluster::eventually([&] { return num(k.get("/apis/apps/v1/namespaces/default/deployments/web"), "status.replicas") == 0; }, 5s));
 
   // Back to two, then delete: the ReplicaSets and pods go with it.
   REQUIRE(k.c->patch("/apis/apps/v1/namespaces/default/deployments/web/scale", R"({"spec":{"replicas":2}})",
@@ -457,7 +463,7 @@ spec:
   REQUIRE(jp.size() == 2);
   for (auto& p : jp) {
     CHECK(text(p, "status.phase") == "Succeeded");
-    auto& cs = p.at_path("status.containerStatuses")->as_array()[0];
+    auto cs = container0(p);
     CHECK(num(cs, "state.terminated.exitCode") == 0);
     CHECK(text(cs, "state.terminated.reason") == "Completed");
     CHECK(label(p, "batch.kubernetes.io/job-name") == "bench");
@@ -484,7 +490,7 @@ spec:
   CHECK(num(job, "status.failed") == 2);
   for (auto& p : k.pods("job-name%3Ddoomed")) {
     CHECK(text(p, "status.phase") == "Failed");
-    CHECK(num(p.at_path("status.containerStatuses")->as_array()[0], "state.terminated.exitCode") == 1);
+    CHECK(num(container0(p), "state.terminated.exitCode") == 1);
   }
 
   // HPA: no metrics here, so it holds the target within [min, max] and says why it cannot do more.
@@ -540,7 +546,7 @@ TEST_CASE("nodes heartbeat through Leases and status, and slow images start slow
   REQUIRE(Cluster::eventually([&] { return is_ready(k.get("/api/v1/namespaces/default/pods/small-model")); }));
   auto big = k.get("/api/v1/namespaces/default/pods/big-model");
   CHECK(text(big, "status.phase") == "Pending");
-  CHECK(text(big.at_path("status.containerStatuses")->as_array()[0], "state.waiting.reason") == "ContainerCreating");
+  CHECK(text(container0(big), "state.waiting.reason") == "ContainerCreating");
   REQUIRE(Cluster::eventually([&] { return is_ready(k.get("/api/v1/namespaces/default/pods/big-model")); }, 10s));
 }
 
@@ -670,8 +676,10 @@ TEST_CASE("a node that stops reporting goes NotReady, its pods are evicted and r
   auto victim_name = text(victim, "metadata.name");
   REQUIRE(k.inject(R"({"kind":"node-not-ready","node":")" + node + "\"}"));
 
+  // The condition and the taints are two writes, as in the real node lifecycle controller.
   REQUIRE(Cluster::eventually([&] {
-    return Cluster::condition_status(k.get("/api/v1/nodes/" + node), "Ready") == "Unknown";
+    auto nn = k.get("/api/v1/nodes/" + node);
+    return Cluster::condition_status(nn, "Ready") == "Unknown" && nn.at_path("spec.taints") != nullptr;
   }));
   auto n = k.get("/api/v1/nodes/" + node);
   CHECK(Cluster::condition_reason(n, "Ready") == "NodeStatusUnknown");
@@ -686,7 +694,8 @@ TEST_CASE("a node that stops reporting goes NotReady, its pods are evicted and r
   }));
   auto gone = k.get("/api/v1/namespaces/default/pods/" + victim_name);
   CHECK(Cluster::condition_status(gone, "Ready") == "False");
-  CHECK(!k.events("TaintManagerEviction").empty());
+  // Events follow the writes they report.
+  CHECK(Cluster::eventually([&] { return !k.events("TaintManagerEviction").empty(); }, 5s));
   CHECK(!k.events("NodeNotReady").empty());
   REQUIRE(Cluster::eventually([&] {
     for (auto& p : k.pods("app%3Dweb"))
@@ -695,9 +704,10 @@ TEST_CASE("a node that stops reporting goes NotReady, its pods are evicted and r
         return true;
     return false;
   }));
-  auto d = k.get("/apis/apps/v1/namespaces/default/deployments/web");
-  CHECK(num(d, "status.availableReplicas") == 2);
-  CHECK(Cluster::condition_status(d, "Available") == "False");  // maxUnavailable 0
+  CHECK(Cluster::eventually([&] {
+    auto d = k.get("/apis/apps/v1/namespaces/default/deployments/web");
+    return num(d, "status.availableReplicas") == 2 && Cluster::condition_status(d, "Available") == "False";  // maxUnavailable 0
+  }, 5s));
 
   // The kubelet returns: the node is Ready and untainted, the old pod is gone, the new one runs there.
   REQUIRE(k.inject(R"({"kind":"node-ready","node":")" + node + "\"}"));
@@ -724,22 +734,23 @@ TEST_CASE("crash loops, image pull errors and lost GPUs show as a real cluster s
   REQUIRE(k.c->post("/apis/apps/v1/namespaces/default/deployments", dep).status == 201);
   REQUIRE(Cluster::eventually([&] {
     auto ps = k.pods("app%3Dweb");
-    return ps.size() == 1 && num(ps[0].at_path("status.containerStatuses")->as_array()[0], "restartCount") >= 2;
+    return ps.size() == 1 && num(container0(ps[0]), "restartCount") >= 2;
   }));
   auto p = k.pods("app%3Dweb")[0];
-  auto& cs = p.at_path("status.containerStatuses")->as_array()[0];
+  auto cs = container0(p);
   CHECK(text(p, "status.phase") == "Running");
   CHECK(!is_ready(p));
   CHECK(num(cs, "lastState.terminated.exitCode") == 1);
   CHECK(text(cs, "lastState.terminated.reason") == "Error");
   REQUIRE(Cluster::eventually([&] {
     auto pp = k.pods("app%3Dweb")[0];
-    return text(pp.at_path("status.containerStatuses")->as_array()[0], "state.waiting.reason") == "CrashLoopBackOff";
+    return text(container0(pp), "state.waiting.reason") == "CrashLoopBackOff";
   }));
-  CHECK(!k.events("BackOff").empty());
-  auto d = k.get("/apis/apps/v1/namespaces/default/deployments/web");
-  CHECK(num(d, "status.availableReplicas") == 0);
-  CHECK(Cluster::condition_status(d, "Available") == "False");
+  CHECK(Cluster::eventually([&] { return !k.events("BackOff").empty(); }, 5s));
+  CHECK(Cluster::eventually([&] {
+    auto d = k.get("/apis/apps/v1/namespaces/default/deployments/web");
+    return num(d, "status.availableReplicas") == 0 && Cluster::condition_status(d, "Available") == "False";
+  }, 5s));
   // Fixed: the next start sticks.
   REQUIRE(k.inject(R"({"kind":"clear"})"));
   REQUIRE(Cluster::eventually([&] { return num(k.get("/apis/apps/v1/namespaces/default/deployments/web"), "status.availableReplicas") == 1; }));
@@ -762,10 +773,12 @@ spec:
     return reason == "ErrImagePull" || reason == "ImagePullBackOff";
   }));
   CHECK(text(k.get("/api/v1/namespaces/default/pods/unpullable"), "status.phase") == "Pending");
-  bool pull_event = false;
-  for (auto& e : k.events("Failed"))
-    pull_event = pull_event || e.string_or("message").find("Failed to pull image \"broken.io/model:1\"") != std::string::npos;
-  CHECK(pull_event);
+  CHECK(Cluster::eventually([&] {
+    for (auto& e : k.events("Failed"))
+      if (e.string_or("message").find("Failed to pull image \"broken.io/model:1\"") != std::string::npos)
+        return true;
+    return false;
+  }, 5s));
 
   // A GPU gone: allocatable drops, and a pod that needs them waits until they are back.
   REQUIRE(k.inject(R"({"kind":"gpu-lost","node":"sim-h100-1","gpus":3})"));
