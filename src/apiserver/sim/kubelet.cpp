@@ -152,15 +152,14 @@ void Simulation::Impl::sched_observe_pod(const std::string& key, const json::Val
 }
 
 void Simulation::Impl::schedule_pending() {
-  static thread_local Clock::time_point last_retry{};
   auto now = Clock::now();
   // Unschedulable pods are looked at again when the cluster changed, at most once a second
   // (the real scheduler's backoff queue does much the same).
-  if (retry_unschedulable && !unschedulable.empty() && now - last_retry >= std::chrono::seconds(1)) {
+  if (retry_unschedulable && !unschedulable.empty() && now - last_sched_retry >= std::chrono::seconds(1)) {
     sched_queue.insert(unschedulable.begin(), unschedulable.end());
     unschedulable.clear();
     retry_unschedulable = false;
-    last_retry = now;
+    last_sched_retry = now;
   }
   if (sched_queue.empty())
     return;
@@ -628,7 +627,7 @@ void Simulation::Impl::kubelet_observe(const std::string& key, const json::Value
 }
 
 json::Value Simulation::Impl::pod_status(const json::Value& pod, const KubeletPod& kp, const std::string& phase,
-                                         const json::Value& state, bool ready, int exit_code) {
+                                         const json::Value& state, bool ready) {
   auto node = node_of(pod);
   std::string host_ip;
   if (auto* n = cached(kNodes, node))
@@ -656,7 +655,6 @@ json::Value Simulation::Impl::pod_status(const json::Value& pod, const KubeletPo
         s.set("containerID", "containerd://" + hex_id(kp.uid + name + std::to_string(kp.restarts), 64));
       s.set("lastState", kp.last_termination.empty() ? json::Value(json::Object{})
                                                       : json::Value(json::Object{{"terminated", json::parse(kp.last_termination)}}));
-      (void)exit_code;
       statuses.push_back(std::move(s));
     }
   std::string not_ready = done ? "PodCompleted" : "ContainersNotReady";

@@ -132,6 +132,7 @@ struct Simulation::Impl {
   std::set<std::string> unschedulable;
   std::map<std::string, std::string> last_failed_message;  // pod key -> last FailedScheduling message
   bool retry_unschedulable = false;
+  Clock::time_point last_sched_retry{};
   void sched_observe_node(const std::string& name, const json::Value* node);
   void sched_observe_pod(const std::string& key, const json::Value* pod);
   void schedule_pending();
@@ -151,7 +152,7 @@ struct Simulation::Impl {
   void kubelet_stop(const std::string& key, uint64_t epoch);
   bool write_pod_status(const std::string& key, json::Value status);
   json::Value pod_status(const json::Value& pod, const KubeletPod& kp, const std::string& phase,
-                         const json::Value& container_state, bool ready, int exit_code_for_done = -1);
+                         const json::Value& container_state, bool ready);
   bool failure_matches(const std::string& kind, const json::Value& pod) const;
   Clock::duration start_delay_for(const json::Value& pod) const;
   Clock::duration backoff(int n) const;

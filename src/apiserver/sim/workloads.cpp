@@ -239,13 +239,11 @@ void Simulation::Impl::reconcile_deployment(const std::string& key) {
   for (auto& [rkey, rs] : inf[kReplicaSets].cache) {
     if (ns_of(rkey) != ns || controller_uid(rs) != uid)
       continue;
-    auto* h = rs.at_path("metadata.labels.pod-template-hash");
     auto* lbl = rs.at_path("metadata.labels");
     std::string rhash;
     if (lbl && lbl->is_object())
       if (auto* v = lbl->get("pod-template-hash"); v && v->is_string())
         rhash = v->as_string();
-    (void)h;
     max_revision = std::max<int64_t>(
         max_revision, std::atoll(rs.at_path("metadata.annotations") && rs.at_path("metadata.annotations")->get("deployment.kubernetes.io/revision")
                                      ? rs.at_path("metadata.annotations")->get("deployment.kubernetes.io/revision")->as_string().c_str()
@@ -437,7 +435,7 @@ void Simulation::Impl::reconcile_deployment(const std::string& key) {
   if (complete)
     conds = with_condition(*d, conds, "Progressing", "True", "NewReplicaSetAvailable",
                            "ReplicaSet \"" + rs_name + "\" has successfully progressed.", false).as_array();
-  else if (stalled || (last_progress.empty() && false))
+  else if (stalled)
     conds = with_condition(*d, conds, "Progressing", "False", "ProgressDeadlineExceeded",
                            "ReplicaSet \"" + rs_name + "\" has timed out progressing.", false).as_array();
   else
@@ -751,8 +749,6 @@ void Simulation::Impl::reconcile_lws(const std::string& key) {
     for (auto* w : grp.workers)
       have.insert(std::atoll(w->at_path("metadata.labels")->get("leaderworkerset.sigs.k8s.io/worker-index")->as_string().c_str()));
     json::Value leader = *grp.leader;
-    auto* lh = leader.at_path("metadata.labels")->get("leaderworkerset.sigs.k8s.io/template-revision-hash");
-    (void)lh;
     for (int64_t w = 1; w < size; ++w) {
       if (have.count(w))
         continue;
@@ -790,8 +786,7 @@ void Simulation::Impl::reconcile_lws(const std::string& key) {
   if (!lws)
     return;
   std::sort(outdated.rbegin(), outdated.rend());
-  int64_t budget = max_unavailable - (unavailable_groups - static_cast<int64_t>(outdated.size() > 0 ? 0 : 0));
-  budget = max_unavailable - unavailable_groups;
+  int64_t budget = max_unavailable - unavailable_groups;
   for (auto g : outdated) {
     if (budget <= 0)
       break;
