@@ -58,6 +58,18 @@ double cpu_seconds() {
   return tv(ru.ru_utime) + tv(ru.ru_stime);
 }
 
+// CPU time the hypervisor gave to others while we wanted it (all CPUs, /proc/stat "steal"), in
+// seconds: a noisy neighbour shows here, not in our own CPU time.
+double steal_seconds() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  double v[8] = {};
+  f >> cpu;
+  for (double& x : v)
+    f >> x;
+  return v[7] / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // CPU seconds per thread (user + system), from /proc/self/task/*/stat, busiest first: tells
 // whether the run is bound by the simulation's one thread or by the API server's I/O threads.
 struct ThreadCpu {
@@ -189,6 +201,7 @@ int main() {
   // ---- 1. nodes registered and Ready
   const auto t_start = Clock::now();
   const double cpu_start = cpu_seconds();
+  const double steal_start = steal_seconds();
   sim.start();
   SimStatus st;
   while (true) {
@@ -227,11 +240,22 @@ int main() {
   }
 
   // ---- 3. until every pod is Ready
+  // The simulation publishes /omed/sim between iterations of its loop: a snapshot that stays
+  // the same for long means one iteration (e.g. scheduling a whole batch) ran that long, during
+  // which no heartbeat went out either. The longest such gap is reported.
+  double longest_stall_s = 0;
   if (!failed) {
     auto next_report = t_pods + std::chrono::seconds(5);
+    auto last_change = Clock::now();
+    int64_t last_writes = -1;
     while (true) {
       st = sim_status(api);
       double now_s = seconds_since(t_pods);
+      if (st.ok && st.writes != last_writes) {
+        last_writes = st.writes;
+        last_change = Clock::now();
+      }
+      longest_stall_s = std::max(longest_stall_s, seconds_since(last_change));
       if (st.ok && all_created_s < 0 && st.pods >= kPods)
         all_created_s = now_s;
       if (st.ok && all_scheduled_s < 0 && st.scheduled >= kPods)
@@ -256,6 +280,7 @@ int main() {
   }
   const double total_s = seconds_since(t_start);
   const double cpu_pods = cpu_seconds() - cpu_pods_start;
+  const double steal = steal_seconds() - steal_start;
   const double peak_rss = proc_status_mib("VmHWM");
   const double rss_now = proc_status_mib("VmRSS");
   const double pods_per_s = pods_ready_s > 0 ? kPods / pods_ready_s : 0;
@@ -318,10 +343,12 @@ int main() {
               st.write_errors == 0 ? "met" : "FAILED");
   std::printf("%-44s %9d/%-2d %12s %8s\n", "Deployments with 100 available", available, kDeployments, "200",
               available == kDeployments ? "met" : "FAILED");
+  std::printf("%-44s %12.1f %12s %8s\n", "longest /omed/sim standstill, pod phase (s)", longest_stall_s, "", "");
   std::printf("%-44s %12.1f %12s %8s\n", "CPU seconds, node phase (process)", cpu_nodes, "", "");
   std::printf("%-44s %12.1f %12s %8s\n", "CPU seconds, pod phase (process)", cpu_pods, "", "");
-  std::printf("\nbusiest threads (CPU seconds over the whole run; the unnamed bench_sim thread other than\n"
-              "main is the simulation's loop):\n");
+  std::printf("%-44s %12.1f %12s %8s\n", "CPU steal by the hypervisor, whole run (s)", steal, "", "");
+  std::printf("\nbusiest threads (CPU seconds over the whole run; the busiest unnamed one is the simulation's\n"
+              "loop, which also serves its own API requests in-process):\n");
   for (size_t i = 0; i < threads.size() && i < 6; ++i)
     std::printf("  %-16s tid %-8d %8.1f s\n", threads[i].name.c_str(), threads[i].tid, threads[i].seconds);
 

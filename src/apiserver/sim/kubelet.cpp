@@ -109,11 +109,13 @@ void Simulation::Impl::sched_observe_node(const std::string& name, const json::V
     return;
   }
   auto st = node_state(*node);
+  if (it != sched_index.end())
+    st.requested = std::move(sched_nodes[it->second].requested);
+  cache_amounts(st);
   if (it == sched_index.end()) {
     sched_index[name] = sched_nodes.size();
     sched_nodes.push_back(std::move(st));
   } else {
-    st.requested = std::move(sched_nodes[it->second].requested);
     sched_nodes[it->second] = std::move(st);
   }
 }
@@ -124,8 +126,7 @@ void Simulation::Impl::sched_observe_pod(const std::string& key, const json::Val
   auto it = pod_alloc.find(key);
   if (it != pod_alloc.end() && (!holds || it->second.first != node)) {
     if (auto n = sched_index.find(it->second.first); n != sched_index.end())
-      for (auto& [r, v] : it->second.second)
-        sched_nodes[n->second].requested[r] -= v;
+      add_requests(sched_nodes[n->second], it->second.second, -1);
     pod_alloc.erase(it);
     retry_unschedulable = true;
     it = pod_alloc.end();
@@ -133,8 +134,7 @@ void Simulation::Impl::sched_observe_pod(const std::string& key, const json::Val
   if (holds && it == pod_alloc.end()) {
     auto req = pod_demand(*pod).requests;
     if (auto n = sched_index.find(node); n != sched_index.end())
-      for (auto& [r, v] : req)
-        sched_nodes[n->second].requested[r] += v;
+      add_requests(sched_nodes[n->second], req, 1);
     pod_alloc.emplace(key, std::make_pair(node, std::move(req)));
   }
   bool pending = pod && node.empty() && !deleting(*pod) && !pod_terminal(*pod) &&
@@ -163,10 +163,13 @@ void Simulation::Impl::schedule_pending() {
   }
   if (sched_queue.empty())
     return;
-  auto queue = std::move(sched_queue);
-  sched_queue.clear();
-  for (auto& key : queue)
+  // A pass binds a bounded batch; the rest waits for the next pass.
+  int n = 0;
+  while (!sched_queue.empty() && n++ < kPodsPerPass) {
+    auto key = *sched_queue.begin();
+    sched_queue.erase(sched_queue.begin());
     schedule_one(key);
+  }
 }
 
 bool Simulation::Impl::schedule_one(const std::string& key) {
@@ -174,7 +177,7 @@ bool Simulation::Impl::schedule_one(const std::string& key) {
   if (!pod || !node_of(*pod).empty() || deleting(*pod))
     return true;
   auto demand = pod_demand(*pod);
-  auto placed = schedule(demand, sched_nodes, rng);
+  auto placed = schedule(demand, sched_nodes, rng, &sched_start);
   auto ns = pod->at_path("metadata.namespace")->as_string();
   auto name = name_of(key);
   if (placed.node.empty()) {
@@ -210,8 +213,7 @@ bool Simulation::Impl::schedule_one(const std::string& key) {
   bound["spec"]["nodeName"] = placed.node;
   auto req = std::move(demand.requests);
   if (auto n = sched_index.find(placed.node); n != sched_index.end())
-    for (auto& [r, v] : req)
-      sched_nodes[n->second].requested[r] += v;
+    add_requests(sched_nodes[n->second], req, 1);
   pod_alloc[key] = {placed.node, std::move(req)};
   last_failed_message.erase(key);
   record_event(scheduler, "default-scheduler", *pod, "Normal", "Scheduled",

@@ -444,9 +444,20 @@ Core core_amounts(const ResourceList& list, bool find_scalars = false) {
 // A node's allocatable and requested amounts, read once for both the fit filter and the scores.
 struct NodeAmounts {
   explicit NodeAmounts(const NodeState& node)
-    : alloc(core_amounts(node.allocatable)), used(core_amounts(node.requested)) {}
+    : alloc(node.amounts_cached ? from_cache(node.alloc_amounts) : core_amounts(node.allocatable)),
+      used(node.amounts_cached ? from_cache(node.used_amounts) : core_amounts(node.requested)) {}
+  static Core from_cache(const CoreAmounts& a) {
+    Core c;
+    c.cpu = a.cpu;
+    c.memory = a.memory;
+    c.ephemeral = a.ephemeral;
+    c.pods = a.pods;
+    return c;
+  }
   Core alloc, used;
 };
+
+CoreAmounts to_cache(const Core& c) { return CoreAmounts{c.cpu, c.memory, c.ephemeral, c.pods}; }
 
 bool short_of(int64_t want, int64_t alloc, int64_t used) { return want > 0 && want > alloc - used; }
 
@@ -745,8 +756,33 @@ std::vector<std::string> unfit_reasons(const PodDemand& pod, const NodeState& no
   return reasons;
 }
 
+void cache_amounts(NodeState& node) {
+  node.alloc_amounts = to_cache(core_amounts(node.allocatable));
+  node.used_amounts = to_cache(core_amounts(node.requested));
+  node.amounts_cached = true;
+}
+
+void add_requests(NodeState& node, const ResourceList& requests, int sign) {
+  for (const auto& [name, value] : requests)
+    node.requested[name] += sign * value;
+  if (node.amounts_cached)
+    node.used_amounts = to_cache(core_amounts(node.requested));
+}
+
+size_t feasible_nodes_to_find(size_t all) {
+  // kube-scheduler's defaults: at least 100 nodes, 50% less 1% per 125 nodes, never under 5%.
+  constexpr size_t kMinFeasible = 100;
+  if (all < kMinFeasible)
+    return all;
+  int64_t pct = 50 - static_cast<int64_t>(all / 125);
+  if (pct < 5)
+    pct = 5;
+  size_t n = all * static_cast<size_t>(pct) / 100;
+  return n < kMinFeasible ? kMinFeasible : n;
+}
+
 Placement schedule(const PodDemand& pod, const std::vector<NodeState>& nodes,
-                   std::mt19937_64& rng) {
+                   std::mt19937_64& rng, size_t* next_start) {
   if (nodes.empty())
     return {{}, "no nodes available to schedule pods"};
   const NamePrefilter pre = prefilter_names(pod);
@@ -761,7 +797,12 @@ Placement schedule(const PodDemand& pod, const std::vector<NodeState>& nodes,
   const NodeState* best = nullptr;
   int64_t best_score = 0;
   uint64_t ties = 0;
-  for (const NodeState& node : nodes) {
+  const size_t all = nodes.size();
+  const size_t want = next_start && !pre.names ? feasible_nodes_to_find(all) : all;
+  const size_t first = next_start ? *next_start % all : 0;
+  size_t feasible = 0, looked = 0;
+  for (; looked < all && feasible < want; ++looked) {
+    const NodeState& node = nodes[(first + looked) % all];
     if (pre.names && !pre.names->count(node.name))
       continue;
     if (!node_filters_pass(pod, node, nullptr))
@@ -769,6 +810,7 @@ Placement schedule(const PodDemand& pod, const std::vector<NodeState>& nodes,
     const NodeAmounts have(node);
     if (!resources_fit(pod, ask, node, have, nullptr))
       continue;
+    ++feasible;
     const int64_t score = scorer.score(have);
     if (!best || score > best_score) {
       best = &node;
@@ -778,6 +820,8 @@ Placement schedule(const PodDemand& pod, const std::vector<NodeState>& nodes,
       best = &node;
     }
   }
+  if (next_start)
+    *next_start = (first + looked) % all;
   if (best)
     return {best->name, {}};
   return {{}, unschedulable_message(pod, nodes, pre)};

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "local_client.hpp"
+#include "omed/common/thread_pool.hpp"
 #include "omed/apiserver/sim/scheduling.hpp"
 #include "omed/apiserver/sim/simulation.hpp"
 #include "omed/log/logger.hpp"
@@ -132,6 +133,11 @@ struct Simulation::Impl {
   std::set<std::string> unschedulable;
   std::map<std::string, std::string> last_failed_message;  // pod key -> last FailedScheduling message
   bool retry_unschedulable = false;
+  size_t sched_start = 0;  // where the next search over nodes begins (kube-scheduler rotates too)
+  // Work one pass of the loop may do, so heartbeats and status keep their pace under load.
+  static constexpr int kPodsPerPass = 500;
+  int create_budget = kPodsPerPass;
+  bool work_left() const;
   Clock::time_point last_sched_retry{};
   void sched_observe_node(const std::string& name, const json::Value* node);
   void sched_observe_pod(const std::string& key, const json::Value* pod);
@@ -179,7 +185,11 @@ struct Simulation::Impl {
   mutable std::mutex status_mu;
   json::Value status_snapshot;
   void publish_status();
-  uint64_t writes = 0, write_errors = 0;
+  // Written by the loop and by the event writer.
+  std::atomic<uint64_t> writes{0}, write_errors{0};
+  // Events are written on their own thread: nothing in the simulation reads them back, and it
+  // lets the API server's work for them use the second core.
+  std::unique_ptr<ThreadPool> event_writer;
   uint64_t scheduled = 0, evicted = 0, started_pods = 0;
 };
 

@@ -364,6 +364,7 @@ void Simulation::start() {
                     {"message", "GET /omed/sim or POST /omed/sim/failures"}, {"reason", "NotFound"}, {"code", 404}};
     return http::Response::json(404, json::dump(st));
   });
+  im.event_writer = std::make_unique<ThreadPool>(1, "sim-events");
   im.thread = std::thread([&im] { im.loop(); });
 }
 
@@ -374,6 +375,8 @@ void Simulation::stop() {
   im.cv.notify_all();
   if (im.thread.joinable())
     im.thread.join();
+  if (im.event_writer)
+    im.event_writer->stop();  // what was recorded is written before the API server goes
   for (auto& i : im.inf)
     i.watch.reset();
 }
@@ -432,6 +435,8 @@ void Simulation::Impl::loop() {
       auto wake = next_tick;
       if (!timers.empty())
         wake = std::min(wake, timers.top().at);
+      if (work_left())
+        wake = Clock::now();
       cv.wait_until(lk, wake, [&] { return !running || !lines.empty() || !injected.empty(); });
       batch.swap(lines);
       fails.swap(injected);
@@ -462,7 +467,15 @@ void Simulation::Impl::loop() {
   log.info("simulated cluster stopped");
 }
 
+bool Simulation::Impl::work_left() const {
+  for (auto& d : dirty)
+    if (!d.empty())
+      return true;
+  return !sched_queue.empty();
+}
+
 void Simulation::Impl::reconcile_dirty() {
+  create_budget = kPodsPerPass;
   // Owners before what they own: a Deployment's decision shows up in its ReplicaSets' dirt.
   auto drain = [&](Kind k, auto fn) {
     auto keys = std::move(dirty[k]);
@@ -733,12 +746,18 @@ void Simulation::Impl::record_event(LocalClient& c, const std::string& component
       {"reportingInstance", host.empty() ? component : host}};
   if (md->string_or("namespace").empty())
     ev["involvedObject"].as_object().erase("namespace");
-  auto res = c.create("/api/v1/namespaces/" + ns + "/events", ev);
-  ++writes;
-  if (!res.ok()) {
-    ++write_errors;
-    log.debug("event not recorded").kv("reason", reason).kv("error", res.message());
-  }
+  auto write = [this, &c, ns, ev = json::Value(std::move(ev)), reason] {
+    auto res = c.create("/api/v1/namespaces/" + ns + "/events", ev);
+    ++writes;
+    if (!res.ok()) {
+      ++write_errors;
+      log.debug("event not recorded").kv("reason", reason).kv("error", res.message());
+    }
+  };
+  if (event_writer)
+    event_writer->post(std::move(write));
+  else
+    write();
 }
 
 // ------------------------------------------------------------------ status

@@ -138,7 +138,9 @@ void Simulation::Impl::reconcile_replicaset(const std::string& key) {
   if (diff < 0) {
     auto tmpl = rs->at_path("spec.template") ? *rs->at_path("spec.template") : json::Value(json::Object{});
     // Bursts are bounded as the real controller's slow start is; the next pass makes the rest.
-    int64_t n = std::min<int64_t>(-diff, 500);
+    int64_t n = std::min<int64_t>(-diff, std::max(0, create_budget));
+    if (n < -diff)
+      after(std::chrono::milliseconds(0), [this, key] { dirty[kReplicaSets].insert(key); });
     for (int64_t i = 0; i < n; ++i) {
       auto pod = pod_from_template(tmpl, *rs, ns);
       pod["metadata"]["name"] = rs_name + "-" + random_suffix(rng);
@@ -151,6 +153,7 @@ void Simulation::Impl::reconcile_replicaset(const std::string& key) {
                      "Error creating: " + res.message());
         break;
       }
+      --create_budget;
       remember(kPods, res.body);
       record_event(controllers, "replicaset-controller", *cached(kReplicaSets, key), "Normal", "SuccessfulCreate",
                    "Created pod: " + res.body.at_path("metadata.name")->as_string());
