@@ -821,3 +821,45 @@ TEST_CASE("schedule places 20,000 pods on 2,000 nodes within allocatable", "[sim
   }
   CHECK(pods == 20000);
 }
+
+TEST_CASE("searching a share of the nodes, as kube-scheduler does, still places every pod within capacity",
+          "[sim-scheduling]") {
+  CHECK(feasible_nodes_to_find(50) == 50);
+  CHECK(feasible_nodes_to_find(100) == 100);
+  CHECK(feasible_nodes_to_find(200) == 100);     // 49% of 200 is under the 100-node floor
+  CHECK(feasible_nodes_to_find(2000) == 680);    // 50% - 16%
+  CHECK(feasible_nodes_to_find(5000) == 500);    // 10%
+  CHECK(feasible_nodes_to_find(20000) == 1000);  // never under 5%
+
+  // The cached amounts (kept by add_requests) decide exactly as the maps do.
+  std::vector<NodeState> cached, plain;
+  for (int i = 0; i < 300; ++i) {
+    auto n = make_node("n" + std::to_string(i), 4000, 16 * Gi, 4);
+    plain.push_back(n);
+    cache_amounts(n);
+    cached.push_back(n);
+  }
+  std::mt19937_64 rng_a(5), rng_b(5);
+  size_t start_a = 0, start_b = 0;
+  for (int i = 0; i < 1200; ++i) {
+    auto pod = simple_pod(1000, Gi, i % 3 == 0 ? 1 : 0);
+    auto a = schedule(pod, cached, rng_a, &start_a);
+    auto b = schedule(pod, plain, rng_b, &start_b);
+    REQUIRE(a.node == b.node);
+    REQUIRE(!a.node.empty());
+    add_requests(by_name(cached, a.node), pod.requests, 1);
+    bind(by_name(plain, b.node), pod);
+  }
+  for (auto& n : cached) {
+    CHECK(n.used_amounts.cpu == n.requested["cpu"]);
+    CHECK(n.used_amounts.cpu <= n.alloc_amounts.cpu);
+    CHECK(n.requested["nvidia.com/gpu"] <= 4);
+  }
+  // Full: the next pod is refused with the usual message, whichever node the search starts at.
+  auto last = schedule(simple_pod(1000, Gi), cached, rng_a, &start_a);
+  CHECK(last.node.empty());
+  CHECK(last.message.rfind("0/300 nodes are available: 300 Insufficient cpu.", 0) == 0);
+  // Removing a pod's requests frees its node again.
+  add_requests(cached[7], simple_pod(1000, Gi).requests, -1);
+  CHECK(schedule(simple_pod(1000, Gi), cached, rng_a, &start_a).node == "n7");
+}
