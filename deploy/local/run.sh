@@ -23,6 +23,7 @@ omed is running.
   metrics:    curl -s http://127.0.0.1:$port/metrics | grep ^omed_
   readiness:  curl -s 'http://127.0.0.1:$port/readyz?verbose'
   validate:   build/actors/omed validate -f deploy/samples/isvc/llama-3-2-1b-instruct.yaml
+  GPU nodes:  kubectl --kubeconfig $data_dir/kubeconfig get nodes -L nvidia.com/gpu.product,nvidia.com/gpu.count
 
 MSG
 fi
