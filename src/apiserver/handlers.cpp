@@ -413,7 +413,8 @@ void ApiServer::Impl::do_create(ApiRequest& r) {
   } else {
     md.as_object().erase("namespace");
   }
-  if (md.string_or("name").empty() && !md.string_or("generateName").empty())
+  bool generated = md.string_or("name").empty() && !md.string_or("generateName").empty();
+  if (generated)
     md["name"] = md.string_or("generateName") + random_suffix(5);
   if (auto e = check_namespace(rt, r.ns, true))
     return respond_error(r.ex, *e);
@@ -432,6 +433,13 @@ void ApiServer::Impl::do_create(ApiRequest& r) {
   if (r.dry_run)
     return respond_json(r.ex, 201, events_is_v1(rt) ? event_to_events_v1(tracked) : tracked, r.pretty, hdr);
   auto res = store->create(st->id(), key, tracked, indexer(*st));
+  // A generated name that is taken is drawn again, as Kubernetes 1.32 does (RetryGenerateName).
+  for (int attempt = 0; generated && res.status == Store::Status::Exists && attempt < 7; ++attempt) {
+    name = tracked.at_path("metadata.generateName")->as_string() + random_suffix(5);
+    tracked["metadata"]["name"] = name;
+    key = rt.namespaced ? r.ns + "/" + name : name;
+    res = store->create(st->id(), key, tracked, indexer(*st));
+  }
   if (res.status == Store::Status::Exists)
     return respond_error(r.ex, already_exists(rt.qualified(), rt.group, rt.plural, name));
   if (rt.kind == "CustomResourceDefinition")

@@ -33,14 +33,6 @@ std::string safe_hash(const json::Value& v, int64_t collisions = 0) {
   return out;
 }
 
-std::string random_suffix(std::mt19937_64& rng, size_t n = 5) {
-  static const char* alphabet = "bcdfghjklmnpqrstvwxz2456789";
-  std::string s;
-  for (size_t i = 0; i < n; ++i)
-    s += alphabet[rng() % 27];
-  return s;
-}
-
 // int-or-string ("25%" or 2) resolved against `total`, rounding up or down as the field asks.
 int64_t scaled_value(const json::Value* v, int64_t total, bool round_up, int64_t def) {
   if (!v || v->is_null())
@@ -143,7 +135,8 @@ void Simulation::Impl::reconcile_replicaset(const std::string& key) {
       after(std::chrono::milliseconds(0), [this, key] { dirty[kReplicaSets].insert(key); });
     for (int64_t i = 0; i < n; ++i) {
       auto pod = pod_from_template(tmpl, *rs, ns);
-      pod["metadata"]["name"] = rs_name + "-" + random_suffix(rng);
+      // The server picks the suffix, as for the real controller: names never collide across restarts.
+      pod["metadata"]["generateName"] = rs_name + "-";
       auto res = controllers.create(collection_path(kPods, ns), pod);
       ++writes;
       if (!res.ok()) {
@@ -551,7 +544,7 @@ void Simulation::Impl::reconcile_job(const std::string& key) {
       labels["batch.kubernetes.io/job-name"] = name;
       labels["controller-uid"] = uid;
       labels["job-name"] = name;
-      pod["metadata"]["name"] = name + "-" + random_suffix(rng);
+      pod["metadata"]["generateName"] = name + "-";
       auto res = controllers.create(collection_path(kPods, ns), pod);
       ++writes;
       if (!res.ok()) {
