@@ -82,6 +82,10 @@ struct Simulation::Impl {
   LocalClient kubelet;
   LocalClient node_ctl;     // node lifecycle controller (a part of kube-controller-manager)
   std::mt19937_64 rng;
+  // Pod name suffixes: drawn apart from the seeded stream so a restarted simulation does not
+  // pick names its last run already used.
+  std::mt19937_64 name_rng{std::random_device{}()};
+  std::string name_suffix();
   Clock::time_point started{};
 
   // ---- thread and inbox

@@ -396,6 +396,14 @@ json::Value Simulation::status() const {
 
 // ------------------------------------------------------------------ the loop
 
+std::string Simulation::Impl::name_suffix() {
+  static const char* alphabet = "bcdfghjklmnpqrstvwxz2456789";
+  std::string s;
+  for (int i = 0; i < 5; ++i)
+    s += alphabet[name_rng() % 27];
+  return s;
+}
+
 void Simulation::Impl::post_line(Kind k, uint64_t gen, std::string text) {
   bool was_empty;
   {

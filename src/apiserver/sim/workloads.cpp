@@ -135,8 +135,7 @@ void Simulation::Impl::reconcile_replicaset(const std::string& key) {
       after(std::chrono::milliseconds(0), [this, key] { dirty[kReplicaSets].insert(key); });
     for (int64_t i = 0; i < n; ++i) {
       auto pod = pod_from_template(tmpl, *rs, ns);
-      // The server picks the suffix, as for the real controller: names never collide across restarts.
-      pod["metadata"]["generateName"] = rs_name + "-";
+      pod["metadata"]["name"] = rs_name + "-" + name_suffix();
       auto res = controllers.create(collection_path(kPods, ns), pod);
       ++writes;
       if (!res.ok()) {
@@ -544,7 +543,7 @@ void Simulation::Impl::reconcile_job(const std::string& key) {
       labels["batch.kubernetes.io/job-name"] = name;
       labels["controller-uid"] = uid;
       labels["job-name"] = name;
-      pod["metadata"]["generateName"] = name + "-";
+      pod["metadata"]["name"] = name + "-" + name_suffix();
       auto res = controllers.create(collection_path(kPods, ns), pod);
       ++writes;
       if (!res.ok()) {
