@@ -86,6 +86,7 @@ struct Simulation::Impl {
   // pick names its last run already used.
   std::mt19937_64 name_rng{std::random_device{}()};
   std::string name_suffix();
+  ApiResult create_named(json::Value& pod, const std::string& prefix);
   Clock::time_point started{};
 
   // ---- thread and inbox

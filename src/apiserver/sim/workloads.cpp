@@ -112,6 +112,20 @@ bool status_differs(const json::Value& obj, const json::Value& status) {
 
 }  // namespace
 
+// A drawn name that is taken is drawn again, as the API server does for generateName.
+ApiResult Simulation::Impl::create_named(json::Value& pod, const std::string& prefix) {
+  ApiResult res;
+  auto path = collection_path(kPods, pod.at_path("metadata.namespace")->as_string());
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    pod["metadata"]["name"] = prefix + name_suffix();
+    res = controllers.create(path, pod);
+    ++writes;
+    if (res.code != 409)
+      break;
+  }
+  return res;
+}
+
 // ------------------------------------------------------------------ ReplicaSet
 
 void Simulation::Impl::reconcile_replicaset(const std::string& key) {
@@ -135,9 +149,7 @@ void Simulation::Impl::reconcile_replicaset(const std::string& key) {
       after(std::chrono::milliseconds(0), [this, key] { dirty[kReplicaSets].insert(key); });
     for (int64_t i = 0; i < n; ++i) {
       auto pod = pod_from_template(tmpl, *rs, ns);
-      pod["metadata"]["name"] = rs_name + "-" + name_suffix();
-      auto res = controllers.create(collection_path(kPods, ns), pod);
-      ++writes;
+      auto res = create_named(pod, rs_name + "-");
       if (!res.ok()) {
         ++write_errors;
         log.warn("pod not created").kv("replicaset", key).kv("error", res.message());
@@ -543,9 +555,7 @@ void Simulation::Impl::reconcile_job(const std::string& key) {
       labels["batch.kubernetes.io/job-name"] = name;
       labels["controller-uid"] = uid;
       labels["job-name"] = name;
-      pod["metadata"]["name"] = name + "-" + name_suffix();
-      auto res = controllers.create(collection_path(kPods, ns), pod);
-      ++writes;
+      auto res = create_named(pod, name + "-");
       if (!res.ok()) {
         ++write_errors;
         record_event(controllers, "job-controller", *cached(kJobs, key), "Warning", "FailedCreate",
