@@ -2,6 +2,8 @@
 // that keep bearer tokens fresh (rotating token files, exec credential plugins).
 #include "omed/k8s/config.hpp"
 
+#include "omed/common/base64.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <pwd.h>
@@ -97,73 +99,6 @@ std::string read_referenced(const std::string& path, const std::string& what) {
   return data;
 }
 
-int b64_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
-}
-
-// Go's decoder skips line breaks, so wrapped data from hand-edited files must decode too.
-bool base64_decode(std::string_view in, std::string& out) {
-  out.clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  bool padding = false;
-  for (unsigned char c : in) {
-    if (c == '\n' || c == '\r' || c == ' ' || c == '\t')
-      continue;
-    if (c == '=') {
-      padding = true;
-      continue;
-    }
-    int v = b64_value(c);
-    if (v < 0 || padding)
-      return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  // Six leftover bits cannot come from whole bytes: the input was truncated.
-  return bits < 6;
-}
-
-std::string base64_encode(std::string_view in) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8) | uint8_t(in[i + 2]);
-    out += tbl[(n >> 18) & 63];
-    out += tbl[(n >> 12) & 63];
-    out += tbl[(n >> 6) & 63];
-    out += tbl[n & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = uint32_t(uint8_t(in[i])) << 16;
-    out += tbl[(n >> 18) & 63];
-    out += tbl[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (uint32_t(uint8_t(in[i])) << 16) | (uint32_t(uint8_t(in[i + 1])) << 8);
-    out += tbl[(n >> 18) & 63];
-    out += tbl[(n >> 12) & 63];
-    out += tbl[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 int two_digits(std::string_view s, size_t at) {
   if (at + 2 > s.size() || !std::isdigit(static_cast<unsigned char>(s[at])) ||
@@ -763,7 +698,7 @@ std::string pem_from(const Entry& e, const std::string& field, const std::string
   std::string data = get_string(e.body, field + "-data", where);
   if (!data.empty()) {
     std::string out;
-    if (!base64_decode(data, out))
+    if (!common::base64_decode(data, out))
       throw ConfigError(where + ": " + field + "-data is not valid base64");
     return out;
   }
@@ -832,7 +767,7 @@ ExecSpec exec_spec(const json::Value& ex, const Entry& user_entry, const std::st
     if (rc.insecure_skip_tls_verify)
       cluster.set("insecure-skip-tls-verify", true);
     if (!rc.ca_pem.empty())
-      cluster.set("certificate-authority-data", base64_encode(rc.ca_pem));
+      cluster.set("certificate-authority-data", common::base64_encode(rc.ca_pem));
     std::string proxy = get_string(cluster_entry.body, "proxy-url", where);
     if (!proxy.empty())
       cluster.set("proxy-url", proxy);
