@@ -22,8 +22,17 @@ build patch "${common[@]}" "$root/src/apiserver/patch.cpp" "$root/src/apiserver/
 build selectors "${common[@]}" "$root/src/apiserver/selectors.cpp" "$root/src/apiserver/table.cpp"
 build journal "$root/src/apiserver/journal.cpp"
 build protobuf "${common[@]}" "$root/src/apiserver/protobuf.cpp"
+# Weight-file parsers: the model library's parsing sources only (no network code).
+weights=("$root/src/common/json.cpp" "$root/src/model/remote_file.cpp")
+for f in byte_source byte_cursor weight_summary weight_detect safetensors gguf onnx zip_reader pickle_machine \
+         torch_tensors pytorch_zip pytorch_pickle tensorrt_engine weight_dir; do
+  weights+=("$root/src/model/$f.cpp")
+done
+for t in safetensors gguf onnx pytorch; do
+  build "$t" "${weights[@]}"
+done
 export UBSAN_OPTIONS="suppressions=$root/tests/support/ubsan.supp:print_stacktrace=1"
-for t in request patch selectors journal protobuf; do
+for t in request patch selectors journal protobuf safetensors gguf onnx pytorch; do
   corpus="$out/corpus-$t"
   mkdir -p "$corpus"
   cp -n "$root/tests/fuzz/corpus/$t/"* "$corpus/" 2>/dev/null || true
