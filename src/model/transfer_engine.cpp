@@ -1,0 +1,252 @@
+// TransferEngine::run: plan (read-only), check disk space, place what needs no download, run
+// the network thread with its checkpoint and finishing helpers, then link duplicates.
+#include "omed/model/transfer.hpp"
+
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "omed/model/transfer/content_store.hpp"
+#include "omed/model/transfer/disk_space.hpp"
+#include "omed/model/transfer/durable_io.hpp"
+#include "omed/model/transfer/file_verifier.hpp"
+#include "omed/model/transfer/partial_state.hpp"
+#include "omed/model/transfer/progress_meter.hpp"
+#include "transfer_checkpointer.hpp"
+#include "transfer_fetcher.hpp"
+#include "transfer_finisher.hpp"
+#include "transfer_planner.hpp"
+#include "transfer_syncer.hpp"
+
+namespace omed::model {
+
+namespace fs = std::filesystem;
+using namespace transfer;
+
+namespace {
+
+constexpr const char* kPartialDir = ".omed-partial";
+
+void init_curl_once() {
+  // curl_global_init is not thread-safe on older libcurl; the first run does it.
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+// Empty directories left under .omed-partial once everything is in place.
+void remove_empty_dirs(const fs::path& root) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec))
+    return;
+  std::vector<fs::path> dirs;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    if (it->is_directory(ec))
+      dirs.push_back(it->path());
+  std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
+    return a.string().size() > b.string().size();
+  });
+  for (auto& d : dirs)
+    ::rmdir(d.c_str());
+  ::rmdir(root.c_str());
+}
+
+}  // namespace
+
+const char* file_action_name(FileAction a) {
+  switch (a) {
+    case FileAction::Fetched: return "fetched";
+    case FileAction::Present: return "present";
+    case FileAction::Linked: return "linked";
+    case FileAction::Failed: return "failed";
+    case FileAction::NotStarted: return "not-started";
+  }
+  return "unknown";
+}
+
+TransferEngine::TransferEngine(TransferOptions opts) : opts_(std::move(opts)) {
+  opts_.max_connections = std::max(1, opts_.max_connections);
+  opts_.max_per_host = std::clamp(opts_.max_per_host, 1, opts_.max_connections);
+  opts_.parallel_files = std::max(1, opts_.parallel_files);
+  opts_.max_attempts = std::max(1, opts_.max_attempts);
+  opts_.min_range_bytes = std::max<uint64_t>(opts_.min_range_bytes, 256 * 1024);
+  if (opts_.receive_buffer_bytes < 16 * 1024)
+    opts_.receive_buffer_bytes = 16 * 1024;
+}
+
+fs::path TransferEngine::partial_path(const fs::path& dest_dir, const std::string& path) {
+  return dest_dir / kPartialDir / (path + ".part");
+}
+
+fs::path TransferEngine::partial_state_path(const fs::path& dest_dir, const std::string& path) {
+  return dest_dir / kPartialDir / (path + ".part.state");
+}
+
+TransferReport TransferEngine::run(const std::vector<RemoteFile>& files, const fs::path& dest_dir,
+                                   const RequestAuthorizer* authorizer, const std::atomic<bool>* cancel,
+                                   const ProgressCallback& progress) const {
+  init_curl_once();
+  const auto t0 = Clock::now();
+  TransferReport rep;
+  rep.files.resize(files.size());
+  uint64_t total = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    rep.files[i].path = files[i].path;
+    rep.files[i].size = files[i].size.value_or(0);
+    rep.files[i].sha256 = lowercase(files[i].sha256);
+    total += files[i].size.value_or(0);
+  }
+  ContentStore store(opts_.content_store_dir);
+  ProgressMeter meter(opts_.progress_interval, progress, t0);
+  meter.set_totals(total, files.size());
+
+  auto finish = [&](std::string error) {
+    for (auto& f : rep.files) {
+      if (f.action == FileAction::Fetched)
+        rep.bytes_reused += f.bytes_resumed;
+      else if (f.action == FileAction::Present || f.action == FileAction::Linked)
+        rep.bytes_reused += f.size;
+      rep.bytes_fetched += f.bytes_fetched;
+      if (error.empty() && (f.action == FileAction::Failed || f.action == FileAction::NotStarted))
+        error = f.error.empty() ? "'" + f.path + "' was not transferred" : f.error;
+    }
+    rep.error = std::move(error);
+    rep.ok = rep.error.empty();
+    rep.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    meter.final_report();
+    return rep;
+  };
+  auto place = [&](size_t i, FileAction action, bool verified) {
+    rep.files[i].action = action;
+    rep.files[i].verified = verified;
+    meter.add_done(static_cast<int64_t>(rep.files[i].size));
+    meter.file_done();
+    if (opts_.counters) {
+      opts_.counters->files_reused++;
+      opts_.counters->bytes_reused += rep.files[i].size;
+    }
+  };
+
+  // 1. Read-only planning: nothing is written for a listing with a hostile entry.
+  Plan plan = make_plan(files, dest_dir, store, cancel);
+  if (!plan.error.empty())
+    return finish(plan.error);
+  if (auto err = check_disk_space(dest_dir, plan.bytes_to_fetch, opts_.disk_margin_bytes); !err.empty())
+    return finish(err);
+  std::error_code ec;
+  fs::create_directories(dest_dir, ec);
+  if (ec)
+    return finish("creating " + dest_dir.string() + ": " + ec.message());
+
+  // 2. What needs no network: present files and store links.
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto& pf = plan.files[i];
+    if (pf.kind == PlannedFile::Kind::Present) {
+      place(i, FileAction::Present, pf.verified);
+      if (!pf.sha256.empty() && pf.verified)
+        store.adopt(dest_dir / files[i].path, pf.sha256);
+    } else if (pf.kind == PlannedFile::Kind::LinkStore) {
+      auto err = store.link_out(pf.sha256, dest_dir / files[i].path, opts_.durable);
+      if (err.empty()) {
+        place(i, FileAction::Linked, true);
+      } else {
+        pf.kind = PlannedFile::Kind::Fetch;  // e.g. the store is on another filesystem
+        pf.missing = files[i].size.value_or(0);
+      }
+    }
+  }
+
+  // 3. Downloads.
+  std::vector<std::shared_ptr<FileJob>> jobs;
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto& pf = plan.files[i];
+    if (pf.kind != PlannedFile::Kind::Fetch)
+      continue;
+    auto job = std::make_shared<FileJob>();
+    job->index = i;
+    job->remote = files[i];
+    job->remote.sha256 = lowercase(job->remote.sha256);
+    job->remote.md5 = lowercase(job->remote.md5);
+    job->final_path = dest_dir / files[i].path;
+    job->part_path = partial_path(dest_dir, files[i].path);
+    job->state_path = partial_state_path(dest_dir, files[i].path);
+    job->origin = *url_origin(files[i].url);  // validated by the planner
+    job->need_digest = !job->remote.sha256.empty() || !job->remote.md5.empty();
+    job->persist = files[i].size.has_value();
+    job->size = files[i].size;
+    if (pf.resume) {
+      job->resume = true;
+      job->done = pf.resume->usable(current_boot_id());
+      job->durable = pf.resume->durable;
+      job->server_etag = pf.resume->server_etag;
+      job->saved_state = pf.resume->encode();
+    }
+    jobs.push_back(std::move(job));
+  }
+  std::string fetch_error;
+  if (!jobs.empty()) {
+    SyncLedger ledger;
+    EventQueue events;
+    Checkpointer checkpointer(opts_, ledger);
+    Syncer syncer(opts_, events);
+    Finisher finisher(opts_, events, store);
+    checkpointer.start();
+    if (opts_.durable)
+      syncer.start();
+    finisher.start();
+    {
+      Fetcher fetcher({opts_, authorizer, cancel, meter, ledger, events, checkpointer,
+                       opts_.durable ? &syncer : nullptr, finisher});
+      fetch_error = fetcher.run(jobs);
+      rep.retries = fetcher.retries();
+    }
+    finisher.stop();
+    syncer.stop();
+    checkpointer.stop();
+    for (auto& job : jobs) {
+      auto& out = rep.files[job->index];
+      out.bytes_fetched = job->bytes_fetched;
+      out.bytes_resumed = job->bytes_resumed;
+      if (job->terminal && !job->failed) {
+        out.action = FileAction::Fetched;
+        out.verified = job->need_digest;
+        out.size = job->size.value_or(0);
+        if (out.sha256.empty())
+          out.sha256 = job->final_digests.sha256;
+      } else if (job->failed) {
+        out.action = FileAction::Failed;
+        out.error = job->last_error;
+      } else {
+        out.error = fetch_error.empty() ? "not transferred" : fetch_error;
+      }
+    }
+  }
+
+  // 4. Duplicates within the listing, from their now verified first copy.
+  for (size_t i = 0; i < files.size(); ++i) {
+    auto& pf = plan.files[i];
+    if (pf.kind != PlannedFile::Kind::LinkDuplicate)
+      continue;
+    auto& primary = rep.files[pf.primary];
+    if (primary.action == FileAction::Failed || primary.action == FileAction::NotStarted) {
+      rep.files[i].error = "not transferred: its identical copy '" + primary.path + "' failed";
+      continue;
+    }
+    auto err = link_replacing(dest_dir / files[pf.primary].path, dest_dir / files[i].path, opts_.durable);
+    if (!err.empty()) {
+      rep.files[i].action = FileAction::Failed;
+      rep.files[i].error = err;
+      if (fetch_error.empty())
+        fetch_error = err;
+      continue;
+    }
+    place(i, FileAction::Linked, primary.verified);
+  }
+
+  remove_empty_dirs(dest_dir / kPartialDir);
+  return finish(fetch_error);
+}
+
+}  // namespace omed::model

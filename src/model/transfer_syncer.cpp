@@ -1,0 +1,140 @@
+// Durable checkpoints: snapshot the ranges, fdatasync the .part file (outside every lock, as it
+// may wait for gigabytes of writeback), then publish the snapshot as durable unless the file
+// restarted meanwhile. The state file written here is fsync'd as well.
+#include "transfer_syncer.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "omed/model/transfer/durable_io.hpp"
+#include "transfer_checkpointer.hpp"
+
+namespace omed::model::transfer {
+
+Syncer::Syncer(const TransferOptions& opts, EventQueue& events) : opts_(opts), events_(events) {}
+
+Syncer::~Syncer() { stop(); }
+
+void Syncer::start() { thread_ = std::thread([this] { loop(); }); }
+
+void Syncer::stop() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void Syncer::add(const std::shared_ptr<FileJob>& job) {
+  std::lock_guard<std::mutex> lk(mu_);
+  for (auto& j : jobs_)
+    if (j == job)
+      return;
+  jobs_.push_back(job);
+}
+
+namespace {
+// How often new data is handed to the disk. Without it the kernel would let gigabytes pile up
+// in the page cache (until dirty_background_ratio) with the disk idle, and the final fdatasync
+// would then wait for all of them: downloads would take network time plus disk time.
+constexpr std::chrono::milliseconds kWritebackInterval{100};
+}  // namespace
+
+void Syncer::start_writeback(FileJob& job) {
+  uint64_t written = 0;
+  std::shared_ptr<PartFile> part;
+  {
+    std::lock_guard<std::mutex> lk(job.mu);
+    written = job.written;
+    part = job.part;
+  }
+  if (!part || written == job.writeback_started)
+    return;
+  job.writeback_started = written;
+  // Starts writeback of every dirty page without waiting for it (it may wait for a slot in a
+  // congested disk queue, which is fine on this thread).
+  ::sync_file_range(part->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+void Syncer::sync(const std::shared_ptr<FileJob>& ref) {
+  FileJob& job = *ref;
+  uint64_t synced_before = 0;
+  {
+    std::lock_guard<std::mutex> sl(job.state_mu);
+    if (job.retired || !job.persist)
+      return;
+    synced_before = job.synced_written;
+  }
+  RangeMap snap;
+  uint64_t gen = 0, written = 0;
+  std::shared_ptr<PartFile> part;
+  {
+    std::lock_guard<std::mutex> lk(job.mu);
+    if (job.written == synced_before)
+      return;
+    snap = job.done;
+    gen = job.generation;
+    written = job.written;
+    part = job.part;
+  }
+  if (!part)
+    return;
+  if (::fdatasync(part->fd) != 0) {
+    int e = errno;
+    events_.push({JobEvent::Kind::IoFailed, ref, "syncing " + job.part_path.string() + ": " + describe_errno(e), {}});
+    return;
+  }
+  std::lock_guard<std::mutex> sl(job.state_mu);
+  if (job.retired)
+    return;
+  {
+    std::lock_guard<std::mutex> lk(job.mu);
+    if (job.generation != gen)
+      return;  // the content restarted while we synced: the snapshot describes old bytes
+  }
+  job.durable = std::move(snap);
+  job.durable_generation = gen;
+  job.synced_written = written;
+  uint64_t now_written = 0;
+  PartialState st = snapshot_state(job, now_written);
+  save_state(job, st, true);
+  job.saved_written = now_written;
+}
+
+void Syncer::loop() {
+  auto last_sync = std::chrono::steady_clock::now();
+  for (;;) {
+    std::vector<std::shared_ptr<FileJob>> jobs;
+    bool stopping = false;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait_for(lk, std::min<std::chrono::milliseconds>(kWritebackInterval, opts_.durable_sync_interval),
+                   [&] { return stop_; });
+      stopping = stop_;
+      jobs = jobs_;
+    }
+    for (auto& j : jobs)
+      start_writeback(*j);
+    auto now = std::chrono::steady_clock::now();
+    if (stopping || now - last_sync >= opts_.durable_sync_interval) {
+      last_sync = now;
+      for (auto& j : jobs)
+        sync(j);
+    }
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      std::erase_if(jobs_, [](const std::shared_ptr<FileJob>& j) {
+        std::lock_guard<std::mutex> sl(j->state_mu);
+        return j->retired;
+      });
+    }
+    if (stopping)
+      return;
+  }
+}
+
+}  // namespace omed::model::transfer
