@@ -10,6 +10,28 @@ OMED_BUILD_PKGS=(g++ meson ninja-build pkg-config libcaf-dev libboost-dev rapidj
   libcurl4-openssl-dev catch2 libssl-dev libedit-dev)
 # Outside programs the tests drive (promtool, a second Kubernetes client, peers for benchmarks).
 OMED_TEST_PKGS=(python3 python3-kubernetes prometheus curl ca-certificates)
+# Test tools from the npm registry, kept in the git-ignored .omed/npm: s3rver is the S3 server
+# the [model-sources-s3] tests start (they skip loudly without it).
+OMED_TEST_NPM=(s3rver@3.7.1)
+OMED_NPM_PREFIX="$OMED_ROOT/.omed/npm"
+
+# omed_install_npm NAME@VERSION...: installs what is missing, quietly; a failure only warns.
+omed_install_npm() {
+  if ! command -v npm >/dev/null; then
+    # Only when there is no npm at all: an image with NodeSource's nodejs already bundles npm, and
+    # Debian's npm package would conflict with it.
+    omed_install nodejs npm || { echo "bootstrap: no npm; tests needing $* will skip" >&2; return 0; }
+  fi
+  local todo=() spec
+  for spec in "$@"; do
+    grep -qs "\"version\": \"${spec##*@}\"" "$OMED_NPM_PREFIX/node_modules/${spec%@*}/package.json" || todo+=("$spec")
+  done
+  [ ${#todo[@]} -eq 0 ] && return 0
+  echo "bootstrap: npm installing ${todo[*]} into .omed/npm"
+  mkdir -p "$OMED_NPM_PREFIX"
+  npm install --prefix "$OMED_NPM_PREFIX" --no-audit --no-fund --loglevel=error "${todo[@]}" >/dev/null 2>&1 ||
+    echo "bootstrap: npm install ${todo[*]} failed; tests needing it will skip" >&2
+}
 
 omed_missing_pkgs() {
   local missing=()
@@ -21,6 +43,8 @@ omed_missing_pkgs() {
 
 omed_install() {
   local missing
+  # The npm test tools come with the test packages (tests/run.sh asks for both lists).
+  if [[ " $* " == *" ${OMED_TEST_PKGS[0]} "* ]]; then omed_install_npm "${OMED_TEST_NPM[@]}"; fi
   missing="$(omed_missing_pkgs "$@")"
   [ -z "$missing" ] && return 0
   local sudo=""
