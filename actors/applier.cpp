@@ -121,6 +121,14 @@ WriteResult perform(ApplierState& st, const WriteRequest& w) {
                                      target.string_or("kind"));
   if (w.op == "add-finalizer" || w.op == "remove-finalizer")
     return edit_finalizer(st, *ri, target, w.op == "add-finalizer");
+  if (w.op == "patch-spec") {
+    // A merge patch carrying metadata.resourceVersion: the server refuses it (409) when the
+    // object changed since we read it, so a user's concurrent edit is never overwritten.
+    if (!w.body)
+      return failed(0, "BadRequest", "patch-spec without a body");
+    return succeeded(st.opts.client->patch(*ri, k8s::namespace_of(target), k8s::name_of(target),
+                                           k8s::PatchType::Merge, json::dump(*w.body), write_options(st)));
+  }
   if (w.op == "status") {
     if (!w.body)
       return failed(0, "BadRequest", "status without a body");

@@ -154,6 +154,16 @@ Controller::Controller(ControllerOptions opts) : impl_(std::make_shared<Impl>())
 Controller::~Controller() = default;
 
 bool Controller::is_leader() const { return impl_->is_leader(); }
+
+void Controller::requeue(const std::string& kind, const std::string& key) {
+  if (auto e = impl_->directory.get(kind))
+    caf::anon_send(e->handle, requeue_atom_v, key);
+}
+
+void Controller::resync(const std::string& kind) {
+  if (auto e = impl_->directory.get(kind))
+    caf::anon_send(e->handle, resync_atom_v);
+}
 KindDirectory& Controller::directory() { return impl_->directory; }
 const ControllerOptions& Controller::options() const { return impl_->opts; }
 
@@ -162,7 +172,8 @@ std::vector<ChildSpec> Controller::children() {
   auto& im = *impl_;
   std::vector<ChildSpec> out;
 
-  out.push_back({"applier", [impl](caf::local_actor* parent) {
+  const std::string& pre = im.opts.name_prefix;
+  out.push_back({pre + "applier", [impl](caf::local_actor* parent) {
                    ApplierOptions ao;
                    ao.client = impl->client.get();
                    ao.discovery = impl->discovery.get();
@@ -181,7 +192,7 @@ std::vector<ChildSpec> Controller::children() {
                  }});
 
   if (im.opts.leader_election)
-    out.push_back({"elector", [impl](caf::local_actor* parent) { return parent->spawn(elector_fn, impl); }});
+    out.push_back({pre + "elector", [impl](caf::local_actor* parent) { return parent->spawn(elector_fn, impl); }});
 
   auto applier_ref = [weak = std::weak_ptr<Impl>(impl)]() -> applier_actor {
     auto i = weak.lock();
@@ -201,37 +212,53 @@ std::vector<ChildSpec> Controller::children() {
     ko.make_reconciler = [impl, kind](const std::string& key) { return impl->opts.make_reconciler(kind, key); };
     bool namespaced = info ? info->namespaced : true;
     ko.on_started = [impl, kind, namespaced](kind_supervisor_actor h) { impl->directory.put(kind, h, namespaced); };
-    out.push_back({"kind/" + kind, [ko](caf::local_actor* p) {
+    if (im.opts.on_deleted)
+      ko.on_deleted = [impl, kind](const std::string& key, const json::Value& last) {
+        impl->opts.on_deleted(kind, key, last);
+      };
+    out.push_back({pre + "kind/" + kind, [ko](caf::local_actor* p) {
                      return caf::actor_cast<caf::actor>(spawn_kind_supervisor(p, ko));
                    }});
   }
 
-  if (im.opts.watch_nodes) {
+  // Observed kinds: an actor per object that plans no writes and tells the hooks what it saw.
+  auto observe = [&](const std::string& kind, std::function<void(const json::Value&)> on_object,
+                     std::function<void(const std::string&, const json::Value&)> on_deleted) {
     KindOptions ko;
-    ko.kind = "Node";
+    ko.kind = kind;
     ko.supervision = im.opts.supervision;
     ko.supervision.metrics = im.opts.metrics;
-    // No applier: a Node actor holds the node as the cluster reports it and plans no writes.
-    ko.make_reconciler = [](const std::string&) -> Reconciler {
-      return [](const controller::Input&) {
+    ko.make_reconciler = [on_object](const std::string&) -> Reconciler {
+      return [on_object](const controller::Input& in) {
+        if (on_object)
+          on_object(in.object);
         controller::Plan p;
         p.wants_finalizer = false;
         p.write_status = false;
         return p;
       };
     };
-    ko.on_started = [impl](kind_supervisor_actor h) { impl->directory.put("Node", h, false); };
-    out.push_back({"kind/Node", [ko](caf::local_actor* p) {
+    ko.on_deleted = std::move(on_deleted);
+    ko.on_started = [impl, kind](kind_supervisor_actor h) { impl->directory.put(kind, h, false); };
+    out.push_back({pre + "kind/" + kind, [ko](caf::local_actor* p) {
                      return caf::actor_cast<caf::actor>(spawn_kind_supervisor(p, ko));
                    }});
-  }
+  };
+  // The Node actors hold each node as the cluster reports it: the GPU inventory placement reads.
+  if (im.opts.watch_nodes)
+    observe("Node", nullptr, nullptr);
+  for (auto& ok : im.opts.observed)
+    observe(ok.resource.kind, ok.on_object, ok.on_deleted);
 
   // Watch streams last: their first events find every kind supervisor registered.
-  auto add_stream = [&](const k8s::ResourceInfo& ri, bool by_owner) {
+  auto add_stream = [&](const k8s::ResourceInfo& ri, bool by_owner, const std::string& ns = "",
+                        const std::string& labels = "", const std::string& fields = "") {
     WatchStreamOptions wo;
     wo.client = im.client.get();
     wo.reflector.resource = ri;
-    wo.reflector.ns = ri.namespaced ? im.opts.watch_namespace : "";
+    wo.reflector.ns = ri.namespaced ? (ns.empty() ? im.opts.watch_namespace : ns) : "";
+    wo.reflector.label_selector = labels;
+    wo.reflector.field_selector = fields;
     wo.reflector.backoff_initial = im.opts.watch_backoff_initial;
     wo.reflector.seed = im.opts.supervision.seed;
     wo.directory = &im.directory;
@@ -241,7 +268,7 @@ std::vector<ChildSpec> Controller::children() {
       wo.reflector.label_selector = im.opts.owned_selector;
       wo.owner_kinds = im.opts.kinds;
     }
-    std::string name = "watch/" + (ri.group.empty() ? ri.resource : ri.resource + "." + ri.group);
+    std::string name = pre + "watch/" + (ri.group.empty() ? ri.resource : ri.resource + "." + ri.group);
     {
       std::lock_guard<std::mutex> lk(im.synced_mu);
       im.unsynced.insert(name);
@@ -265,6 +292,8 @@ std::vector<ChildSpec> Controller::children() {
   }
   if (im.opts.watch_nodes)
     add_stream(*k8s::find_well_known("v1", "Node"), false);
+  for (auto& ok : im.opts.observed)
+    add_stream(ok.resource, false, ok.ns, ok.label_selector, ok.field_selector);
   for (auto& ri : im.opts.owned)
     add_stream(ri, true);
   return out;

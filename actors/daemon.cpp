@@ -5,12 +5,20 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <pthread.h>
 #include <thread>
 
 #include "omed/actors/controller.hpp"
 #include "omed/actors/demo.hpp"
+#include "omed/actors/model_agent.hpp"
+#include "omed/agent/node_report.hpp"
+#include "omed/controller/admission.hpp"
+#include "omed/controller/model_reports.hpp"
+#include "omed/k8s/client.hpp"
+#include "omed/k8s/resource.hpp"
+#include "omed/k8s/rest_client.hpp"
 #include "omed/actors/supervision.hpp"
 #include "omed/k8s/config.hpp"
 #include "omed/api/kinds.hpp"
@@ -76,7 +84,86 @@ std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apise
   co.supervision.seed = cfg.seed;
   co.metrics = &reg;
   co.readiness = &ready;
-  return std::make_unique<Controller>(std::move(co));
+
+  // Model roll-up: the agents' per-node ConfigMaps feed an index; a changed entry wakes exactly
+  // the model actors that read it.
+  auto reports = std::make_shared<controller::ModelReports>();
+  auto self_slot = std::make_shared<Controller*>(nullptr);
+  auto wake = [reports, self_slot](const std::vector<std::string>& changed) {
+    if (!*self_slot || changed.empty())
+      return;
+    for (auto& [kind, key] : reports->subscribers(changed))
+      (*self_slot)->requeue(kind, key);
+  };
+  ObservedKind cms;
+  cms.resource = *k8s::find_well_known("v1", "ConfigMap");
+  cms.ns = agent::kReportNamespace;
+  cms.label_selector = std::string(agent::kReportLabel) + "=true";
+  cms.on_object = [reports, wake](const json::Value& cm) { wake(reports->update(controller::report_node(cm), cm)); };
+  cms.on_deleted = [reports, wake](const std::string&, const json::Value& last) {
+    wake(reports->remove_node(controller::report_node(last)));
+  };
+  co.observed.push_back(std::move(cms));
+  // A deleted node's reports no longer count (its files went with it).
+  co.watch_nodes = false;
+  ObservedKind nodes;
+  nodes.resource = *k8s::find_well_known("v1", "Node");
+  nodes.on_deleted = [reports, wake](const std::string& key, const json::Value&) { wake(reports->remove_node(key)); };
+  co.observed.push_back(std::move(nodes));
+  co.make_reconciler = [reports](const std::string& kind, const std::string& key) -> Reconciler {
+    if (kind == "BaseModel" || kind == "ClusterBaseModel")
+      return [reports, kind, key](const controller::Input& in) {
+        auto cm_key = agent::configmap_key(agent::model_ref(in.object));
+        reports->subscribe(cm_key, kind, key);
+        return controller::model_plan(in, reports->reports_for(cm_key));
+      };
+    return [](const controller::Input& in) { return controller::admission_plan(in); };
+  };
+  co.on_deleted = [reports](const std::string& kind, const std::string& key, const json::Value&) {
+    reports->unsubscribe(kind, key);
+  };
+  auto c = std::make_unique<Controller>(std::move(co));
+  *self_slot = c.get();
+  return c;
+}
+
+std::unique_ptr<ModelAgent> make_agent(const DaemonConfig& cfg, const apiserver::ApiServer* api,
+                                       const std::string& node, bool prefixed, metrics::Registry& reg) {
+  ModelAgentOptions ao;
+  ao.rest = rest_config_for(cfg, api);
+  ao.client.qps = cfg.qps;
+  ao.client.burst = cfg.burst;
+  ao.settings.node_name = node;
+  std::filesystem::path root = cfg.models_root.empty() ? std::string("/mnt/data/models") : cfg.models_root;
+  ao.settings.models_root = prefixed ? root / node : root;
+  // One content store for every agent of a standalone process: a model is fetched once and
+  // hard-linked into each simulated node's directory.
+  ao.settings.blob_dir = root / ".omed-blobs";
+  ao.settings.reroot_storage_paths = prefixed;
+  ao.settings.hf_endpoint = cfg.hf_endpoint;
+  ao.settings.s3_endpoint = cfg.s3_endpoint;
+  ao.workers = cfg.download_workers;
+  ao.supervision.seed = cfg.seed;
+  ao.metrics = &reg;
+  ao.name_prefix = prefixed ? node + "/" : "";
+  return std::make_unique<ModelAgent>(std::move(ao));
+}
+
+// The namespace the agents' report ConfigMaps live in; an installation creates it, the
+// embedded API server gets it here.
+void ensure_report_namespace(const DaemonConfig& cfg, const apiserver::ApiServer* api, log::Logger& lg) {
+  try {
+    k8s::RestClient rest(rest_config_for(cfg, api), k8s::ClientOptions{});
+    k8s::Client client(rest);
+    const auto& ns = *k8s::find_well_known("v1", "Namespace");
+    if (!client.try_get(ns, "", agent::kReportNamespace))
+      client.create(ns, json::Value(json::Object{
+                          {"apiVersion", json::Value("v1")},
+                          {"kind", json::Value("Namespace")},
+                          {"metadata", json::Value(json::Object{{"name", json::Value(agent::kReportNamespace)}})}}));
+  } catch (const std::exception& e) {
+    lg.warn("cannot create the report namespace").kv("namespace", agent::kReportNamespace).kv("error", e.what());
+  }
 }
 
 }  // namespace
@@ -147,6 +234,29 @@ int run_daemon(const DaemonConfig& cfg) {
       .kv("identity", controller->options().election.identity);
   }
 
+  // Agents: one for this node (agent role), or one per simulated node (standalone).
+  std::vector<std::unique_ptr<ModelAgent>> agents;
+  if (cfg.role == "agent" || (cfg.role == "standalone" && !cfg.agent_nodes.empty())) {
+    if (api)
+      ensure_report_namespace(cfg, api.get(), lg);
+    try {
+      if (cfg.role == "agent") {
+        agents.push_back(make_agent(cfg, api.get(), cfg.node_name, false, reg));
+      } else {
+        for (const auto& node : cfg.agent_nodes)
+          agents.push_back(make_agent(cfg, api.get(), node, true, reg));
+      }
+    } catch (const std::exception& e) {
+      lg.error("cannot configure the agent").kv("error", e.what());
+      if (sim)
+        sim->stop();
+      if (api)
+        api->stop();
+      return 2;
+    }
+    lg.info("agent configured").kv("nodes", agents.size()).kv("models_root", cfg.models_root);
+  }
+
   SystemConfig syscfg(cfg.threads);
   auto sys = std::make_unique<caf::actor_system>(syscfg);
   auto* sysp = sys.get();
@@ -156,7 +266,11 @@ int run_daemon(const DaemonConfig& cfg) {
   SupervisorOptions so;
   so.metrics = &reg;
   so.seed = cfg.seed;
-  auto root = spawn_root_supervisor(*sys, controller ? controller->children() : std::vector<ChildSpec>{}, so);
+  std::vector<ChildSpec> children = controller ? controller->children() : std::vector<ChildSpec>{};
+  for (auto& a : agents)
+    for (auto& c : a->children())
+      children.push_back(std::move(c));
+  auto root = spawn_root_supervisor(*sys, std::move(children), so);
 
   http::Router router(&reg);
   router.add("GET", "/metrics", "metrics", [&reg](std::shared_ptr<http::Exchange> ex) {
@@ -229,6 +343,8 @@ int run_daemon(const DaemonConfig& cfg) {
     DemoOptions dopt;
     dopt.rest = rest_config_for(cfg, api.get());
     dopt.samples_dir = cfg.samples_dir;
+    if (!agents.empty())
+      dopt.demo_model_dir = (std::filesystem::path(cfg.models_root) / "demo" / "tiny-llama").string();
     dopt.kubeconfig = api->kubeconfig_path();
     demo = std::thread([dopt, &demo_stop] { run_demo(dopt, demo_stop); });
   }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -50,6 +51,73 @@ int order_of(const std::string& kind) {
   return 8;
 }
 
+// A tiny Llama-shaped model (HF layout, zero weights): enough for the agent to find, verify and
+// parse, and for the parameter count from the weights to meet the config's exact formula.
+bool write_demo_model(const std::filesystem::path& dir, std::string& err) {
+  const int64_t vocab = 256, hidden = 64, layers = 2, heads = 4, kv_heads = 2, inter = 128;
+  const int64_t head_dim = hidden / heads;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> tensors{{"model.embed_tokens.weight", {vocab, hidden}},
+                                                                    {"model.norm.weight", {hidden}},
+                                                                    {"lm_head.weight", {vocab, hidden}}};
+  for (int64_t l = 0; l < layers; ++l) {
+    std::string p = "model.layers." + std::to_string(l) + ".";
+    tensors.push_back({p + "input_layernorm.weight", {hidden}});
+    tensors.push_back({p + "post_attention_layernorm.weight", {hidden}});
+    tensors.push_back({p + "self_attn.q_proj.weight", {heads * head_dim, hidden}});
+    tensors.push_back({p + "self_attn.k_proj.weight", {kv_heads * head_dim, hidden}});
+    tensors.push_back({p + "self_attn.v_proj.weight", {kv_heads * head_dim, hidden}});
+    tensors.push_back({p + "self_attn.o_proj.weight", {hidden, heads * head_dim}});
+    tensors.push_back({p + "mlp.gate_proj.weight", {inter, hidden}});
+    tensors.push_back({p + "mlp.up_proj.weight", {inter, hidden}});
+    tensors.push_back({p + "mlp.down_proj.weight", {hidden, inter}});
+  }
+  json::Object header{{"__metadata__", json::Value(json::Object{{"format", json::Value("pt")}})}};
+  int64_t offset = 0;
+  for (auto& [name, shape] : tensors) {
+    int64_t n = 1;
+    json::Array dims;
+    for (auto d : shape) {
+      n *= d;
+      dims.emplace_back(d);
+    }
+    header.set(name, json::Value(json::Object{{"dtype", json::Value("BF16")},
+                                              {"shape", json::Value(std::move(dims))},
+                                              {"data_offsets", json::Value(json::Array{json::Value(offset),
+                                                                                       json::Value(offset + 2 * n)})}}));
+    offset += 2 * n;
+  }
+  std::string h = json::dump(json::Value(std::move(header)));
+  while ((h.size() + 8) % 8)
+    h.push_back(' ');
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    err = "cannot create " + dir.string() + ": " + ec.message();
+    return false;
+  }
+  {
+    std::ofstream out(dir / "model.safetensors", std::ios::binary | std::ios::trunc);
+    uint64_t len = h.size();
+    char le[8];
+    for (int i = 0; i < 8; ++i)
+      le[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+    out.write(le, 8);
+    out << h;
+    std::string zeros(static_cast<size_t>(offset), '\0');
+    out << zeros;
+    if (!out) {
+      err = "cannot write " + (dir / "model.safetensors").string();
+      return false;
+    }
+  }
+  std::ofstream cfg(dir / "config.json", std::ios::trunc);
+  cfg << R"({"architectures":["LlamaForCausalLM"],"model_type":"llama","hidden_size":64,"intermediate_size":128,)"
+         R"("num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":256,)"
+         R"("max_position_embeddings":4096,"rms_norm_eps":1e-5,"tie_word_embeddings":false,)"
+         R"("torch_dtype":"bfloat16","transformers_version":"4.46.0"})";
+  return static_cast<bool>(cfg);
+}
+
 }  // namespace
 
 int run_demo(const DemoOptions& opts, const std::atomic<bool>& stop) {
@@ -78,6 +146,21 @@ int run_demo(const DemoOptions& opts, const std::atomic<bool>& stop) {
   } catch (const std::exception& e) {
     lg.error("cannot read the samples").kv("dir", opts.samples_dir).kv("error", e.what());
     return 0;
+  }
+  if (!opts.demo_model_dir.empty()) {
+    std::string err;
+    auto dir = std::filesystem::absolute(opts.demo_model_dir);
+    if (write_demo_model(dir, err)) {
+      const auto* rt = k8s::find_well_known("ome.io/v1beta1", "ClusterBaseModel");
+      json::Value doc = json::parse(R"({"apiVersion":"ome.io/v1beta1","kind":"ClusterBaseModel",
+        "metadata":{"name":"demo-tiny-llama"},"spec":{"vendor":"omed","modelFormat":{"name":"safetensors"},
+        "storage":{"storageUri":""}}})");
+      doc["spec"]["storage"]["storageUri"] = "local://" + dir.string();
+      if (rt)
+        docs.emplace_back(Sample{rt, "", "demo-tiny-llama", "(written by the demo: " + dir.string() + ")"}, std::move(doc));
+    } else {
+      lg.warn("cannot write the demo model").kv("error", err);
+    }
   }
   std::stable_sort(docs.begin(), docs.end(),
                    [](auto& a, auto& b) { return order_of(a.first.rt->kind) < order_of(b.first.rt->kind); });
@@ -158,6 +241,33 @@ int run_demo(const DemoOptions& opts, const std::atomic<bool>& stop) {
   for (size_t i = 0; i < samples.size(); ++i)
     if (!done[i])
       lg.warn("sample not reconciled in time").kv("kind", samples[i].rt->kind).kv("name", samples[i].name);
+  // The model pipeline: agents on the simulated nodes parse the demo model; the controller rolls
+  // their reports up and fills the spec.
+  if (!opts.demo_model_dir.empty()) {
+    const auto* rt = k8s::find_well_known("ome.io/v1beta1", "ClusterBaseModel");
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(opts.settle_seconds);
+    bool ready = false;
+    while (rt && !stop && std::chrono::steady_clock::now() < until) {
+      std::optional<json::Value> o;
+      try {
+        o = client.try_get(*rt, "", "demo-tiny-llama");
+      } catch (const std::exception&) {
+      }
+      if (o && text(*o, "status.state") == "Ready" && !text(*o, "spec.modelParameterSize").empty()) {
+        auto* nodes = o->at_path("status.nodesReady");
+        lg.info("demo model ready")
+          .kv("name", "demo-tiny-llama")
+          .kv("architecture", text(*o, "spec.modelArchitecture"))
+          .kv("parameters", text(*o, "spec.modelParameterSize"))
+          .kv("nodesReady", nodes && nodes->is_array() ? nodes->as_array().size() : 0);
+        ready = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (!ready && !stop)
+      lg.warn("demo model not ready in time").kv("name", "demo-tiny-llama");
+  }
   lg.info("demo ready")
     .kv("samples", samples.size())
     .kv("reconciled", settled)

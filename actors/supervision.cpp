@@ -152,7 +152,8 @@ WriteRequest request_for(const controller::Step& step, const std::shared_ptr<con
   WriteRequest w;
   w.op = controller::to_string(step.op);
   w.target = target;
-  if (step.op == controller::StepOp::Apply || step.op == controller::StepOp::Status)
+  if (step.op == controller::StepOp::Apply || step.op == controller::StepOp::Status ||
+      step.op == controller::StepOp::PatchSpec)
     w.body = std::make_shared<const json::Value>(step.body);
   if (step.op == controller::StepOp::Event) {
     w.event_type = step.event.type;
@@ -191,7 +192,8 @@ void execute(resource_ptr self, std::shared_ptr<std::vector<controller::Step>> s
     reconcile_done(s, stale);
     if (!stale)
       s.failures++;
-    s.log.warn("write failed; will retry")
+    // A stale view (409/404) is routine optimistic concurrency: the next event corrects it.
+    (stale ? s.log.debug("write failed; will retry") : s.log.warn("write failed; will retry"))
       .kv("op", op)
       .kv("code", code)
       .kv("reason", reason)
@@ -434,6 +436,8 @@ kind_supervisor_actor::behavior_type kind_fn(kind_ptr self, KindOptions opts) {
         return;
       if (ev.type == "DELETED") {
         // Deletion is complete (finalizers are gone): the actor has nothing left to do.
+        if (s.opts.on_deleted)
+          s.opts.on_deleted(key, *ev.object);
         s.core->stop_child(key);
         s.core->forget(key);
         s.latest.erase(key);
@@ -483,6 +487,10 @@ kind_supervisor_actor::behavior_type kind_fn(kind_ptr self, KindOptions opts) {
       if (it == self->state.latest.end())
         return caf::make_error(caf::sec::invalid_argument, "no object " + key);
       return it->second;
+    },
+    [self](requeue_atom, const std::string& key) {
+      if (auto child = self->state.core->child(key))
+        self->send(caf::actor_cast<resource_actor>(child), requeue_atom_v);
     },
     [self](resync_atom) {
       for (auto& c : self->state.core->snapshot())

@@ -80,6 +80,7 @@ const char* to_string(StepOp op) {
     case StepOp::AddFinalizer: return "add-finalizer";
     case StepOp::RemoveFinalizer: return "remove-finalizer";
     case StepOp::Apply: return "apply";
+    case StepOp::PatchSpec: return "patch-spec";
     case StepOp::Status: return "status";
     case StepOp::Event: return "event";
   }
@@ -121,8 +122,12 @@ bool subset_equal(const json::Value& desired, const json::Value& live) {
 
 json::Value desired_status(const json::Value& obj, const Plan& plan, std::chrono::system_clock::time_point now) {
   json::Value status = obj.get("status") && obj.get("status")->is_object() ? *obj.get("status") : json::Value(json::Object{});
-  for (auto& m : plan.status)
-    status[m.key] = m.value;
+  for (auto& m : plan.status) {
+    if (m.value.is_null())
+      status.as_object().erase(m.key);  // null in a plan means "no longer there"
+    else
+      status[m.key] = m.value;
+  }
   if (!plan.conditions.empty()) {
     json::Array current;
     if (auto* c = status.get("conditions"); c && c->is_array())
@@ -166,6 +171,19 @@ std::vector<Step> steps_for(const json::Value& obj, const Plan& plan, const Owne
   if (plan.wants_finalizer && !has_finalizer(obj)) {
     steps.push_back({StepOp::AddFinalizer, {}, {}});
     return steps;  // nothing outside may happen before the finalizer is stored
+  }
+  if (!plan.spec_fill.empty()) {
+    // Alone: the patch changes the resourceVersion the status write below would be guarded by.
+    json::Object meta{{"resourceVersion", json::Value(obj.at_path("metadata.resourceVersion")
+                                                        ? *obj.at_path("metadata.resourceVersion")
+                                                        : json::Value(""))}};
+    steps.push_back({StepOp::PatchSpec,
+                     json::Value(json::Object{{"metadata", json::Value(std::move(meta))},
+                                              {"spec", json::Value(plan.spec_fill)}}),
+                     {}});
+    for (auto& e : plan.events)
+      steps.push_back({StepOp::Event, {}, e});
+    return steps;
   }
   for (auto& want : plan.apply) {
     auto it = owned.find(owned_key(want));

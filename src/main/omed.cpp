@@ -1,11 +1,15 @@
 // omed's command line: argument parsing and wiring only. Roles run the daemon; tool commands
 // (validate, version) answer and exit.
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "commands.hpp"
 #include "omed/actors/daemon.hpp"
+#include "omed/apiserver/sim/node_profile.hpp"
 #include "omed/api/validation.hpp"
 #include "omed/common/strings.hpp"
 #include "omed/common/yaml.hpp"
@@ -28,6 +32,7 @@ Commands:
   standalone    run everything in one process, for a laptop or CI (embedded API server included)
   apiserver     run only the embedded Kubernetes-compatible API server
   validate      check manifests offline: omed validate -f FILE [-f FILE...]
+  inspect-model print what omed learns about a model: omed inspect-model PATH|URI [-o json|yaml|table]
   version       print the version
 
 Run 'omed <command> --help' for the flags of a command.
@@ -80,8 +85,28 @@ config::Options daemon_options(const std::string& role) {
       .add("burst", config::OptionKind::Int, "40", "burst above --qps")
       .add("dry-run", config::OptionKind::Bool, "false", "compute and log every write, persist none (dryRun=All)");
   }
+  if (role == "agent") {
+    const char* node = std::getenv("NODE_NAME");
+    o.add("kubeconfig", config::OptionKind::String, "",
+          "kubeconfig file (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)")
+      .add("context", config::OptionKind::String, "", "kubeconfig context (default: current-context)")
+      .add("node-name", config::OptionKind::String, node ? node : "", "this node (default $NODE_NAME)")
+      .add("qps", config::OptionKind::String, "20", "requests per second to the API server (client-side limit)")
+      .add("burst", config::OptionKind::Int, "40", "burst above --qps");
+  }
+  if (role == "agent" || role == "standalone") {
+    o.add("models-root", config::OptionKind::String, role == "agent" ? "/mnt/data/models" : "",
+          role == "agent" ? "where models are written on this node"
+                          : "where the simulated nodes' models are written (default DATA_DIR/models)")
+      .add("hf-endpoint", config::OptionKind::String, "",
+           "Hugging Face Hub endpoint (default $HF_ENDPOINT, else https://huggingface.co)")
+      .add("s3-endpoint", config::OptionKind::String, "", "S3-compatible endpoint for s3:// models (default AWS)")
+      .add("download-workers", config::OptionKind::Int, "2", "models fetched at the same time per node");
+  }
   if (role == "standalone")
-    o.add("samples", config::OptionKind::String, "",
+    o.add("agent-nodes", config::OptionKind::String, "all",
+          "run a model agent for these simulated nodes (comma-separated names, \"all\", or \"none\")")
+      .add("samples", config::OptionKind::String, "",
           "apply the manifests under this directory at start and report what omed made of them (default: "
           "deploy/samples, found like --crds; \"none\" skips the demo)");
   if (role == "standalone" || role == "apiserver") {
@@ -268,6 +293,36 @@ int run_role(const std::string& role, int argc, char** argv) {
     }
     dc.burst = static_cast<int>(opts.integer("burst"));
   }
+  if (role == "agent") {
+    dc.kubeconfig = opts.str("kubeconfig");
+    dc.context = opts.str("context");
+    dc.node_name = opts.str("node-name");
+    if (dc.node_name.empty()) {
+      std::cerr << "omed agent: the node is unknown: set NODE_NAME (the DaemonSet passes spec.nodeName) or "
+                   "--node-name\n";
+      return 2;
+    }
+    try {
+      dc.qps = std::stod(opts.str("qps"));
+    } catch (...) {
+      dc.qps = -1;
+    }
+    if (dc.qps <= 0 || opts.integer("burst") < 1) {
+      std::cerr << "omed agent: --qps must be a positive number and --burst at least 1\n";
+      return 2;
+    }
+    dc.burst = static_cast<int>(opts.integer("burst"));
+  }
+  if (role == "agent" || role == "standalone") {
+    dc.models_root = opts.str("models-root");
+    dc.hf_endpoint = opts.str("hf-endpoint");
+    dc.s3_endpoint = opts.str("s3-endpoint");
+    if (opts.integer("download-workers") < 1 || opts.integer("download-workers") > 64) {
+      std::cerr << "omed " << role << ": --download-workers must be between 1 and 64\n";
+      return 2;
+    }
+    dc.download_workers = static_cast<size_t>(opts.integer("download-workers"));
+  }
   if (role == "standalone")
     dc.leader_election = false;  // one process: nobody to elect
   if (role == "standalone" || role == "apiserver") {
@@ -307,6 +362,26 @@ int run_role(const std::string& role, int argc, char** argv) {
     dc.apiserver = ao;
     if (auto sim = sim_options(opts, role, err)) {
       dc.sim = *sim;
+      if (role == "standalone") {
+        // Model agents for the simulated nodes: their names as the simulation registers them.
+        std::string which = opts.str("agent-nodes");
+        std::vector<std::string> names;
+        for (auto& n : apiserver::sim::render_nodes(dc.sim->profile, "1970-01-01T00:00:00Z"))
+          names.push_back(n.at_path("metadata.name")->as_string());
+        if (which == "all") {
+          dc.agent_nodes = names;
+        } else if (which != "none" && !which.empty()) {
+          for (auto& n : str::split(which, ','))
+            if (std::find(names.begin(), names.end(), n) == names.end()) {
+              std::cerr << "omed standalone: --agent-nodes: no simulated node named '" << n << "'\n";
+              return 2;
+            } else {
+              dc.agent_nodes.push_back(n);
+            }
+        }
+        if (dc.models_root.empty())
+          dc.models_root = (std::filesystem::path(ao.data_dir.empty() ? ".omed" : ao.data_dir) / "models").string();
+      }
     } else if (!err.empty()) {
       std::cerr << "omed " << role << ": " << err << "\n";
       return 2;
@@ -412,6 +487,8 @@ int main(int argc, char** argv) {
     return run_role(cmd, argc, argv);
   if (cmd == "validate")
     return run_validate(argc, argv);
+  if (cmd == "inspect-model")
+    return cli::run_inspect_model(argc, argv);
   std::cerr << "omed: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;
 }

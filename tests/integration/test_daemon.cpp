@@ -24,13 +24,13 @@ bool have_promtool() { return std::system("command -v promtool >/dev/null 2>&1")
 
 TEST_CASE("metrics from a running omed pass promtool check metrics", "[daemon]") {
   TempDir dir;
-  Process p({omed_bin(), "agent", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
+  Process p({omed_bin(), "apiserver", "--port", "0", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
             dir.path() / "log");
   auto port = wait_for_file(dir.path() / "port", 10000);
   REQUIRE_FALSE(port.empty());
   auto text = body_of(http_get(static_cast<uint16_t>(std::stoi(port)), "/metrics"));
   CHECK_THAT(text, Catch::Contains("# TYPE omed_actors_running gauge"));
-  CHECK_THAT(text, Catch::Contains("omed_build_info{version=\"" OMED_VERSION "\",role=\"agent\"} 1"));
+  CHECK_THAT(text, Catch::Contains("omed_build_info{version=\"" OMED_VERSION "\",role=\"apiserver\"} 1"));
   CHECK_THAT(text, Catch::Contains("process_resident_memory_bytes"));
   write_file(dir.path() / "metrics.txt", text);
   if (have_promtool()) {
@@ -48,7 +48,7 @@ TEST_CASE("metrics from a running omed pass promtool check metrics", "[daemon]")
 
 TEST_CASE("probes: healthz, readyz with reasons, unknown paths", "[daemon]") {
   TempDir dir;
-  Process p({omed_bin(), "agent", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
+  Process p({omed_bin(), "apiserver", "--port", "0", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
             dir.path() / "log");
   auto port = static_cast<uint16_t>(std::stoi(wait_for_file(dir.path() / "port", 10000)));
   CHECK_THAT(http_get(port, "/healthz"), Catch::StartsWith("HTTP/1.1 200"));
@@ -74,7 +74,7 @@ TEST_CASE("probes: healthz, readyz with reasons, unknown paths", "[daemon]") {
 
 TEST_CASE("omed exits 0 within 5 s of SIGTERM with every actor stopped", "[daemon]") {
   TempDir dir;
-  Process p({omed_bin(), "agent", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string(),
+  Process p({omed_bin(), "apiserver", "--port", "0", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string(),
              "--log-format", "json"},
             dir.path() / "log");
   REQUIRE_FALSE(wait_for_file(dir.path() / "port", 10000).empty());
@@ -113,6 +113,13 @@ TEST_CASE("flags and config file: --help, --version, bad values, file overridden
     CHECK_THAT(p.output(), Catch::Contains("--http-addr must be HOST:PORT"));
   }
   {
+    // An agent must know its node: the DaemonSet passes NODE_NAME from spec.nodeName.
+    Process p({omed_bin(), "agent", "--http-addr", "127.0.0.1:0"}, dir.path() / "bad4", {"NODE_NAME="});
+    REQUIRE(p.wait(5000));
+    CHECK(p.exit_code() == 2);
+    CHECK_THAT(p.output(), Catch::Contains("the node is unknown: set NODE_NAME"));
+  }
+  {
     Process p({omed_bin(), "frobnicate"}, dir.path() / "bad3");
     REQUIRE(p.wait(5000));
     CHECK(p.exit_code() == 2);
@@ -121,7 +128,7 @@ TEST_CASE("flags and config file: --help, --version, bad values, file overridden
   // The config file sets JSON logs and a port file; the flag overrides the log format.
   write_file(dir.path() / "omed.yaml", "log-format: json\nhttp-addr: 127.0.0.1:0\nport-file: " +
                                            (dir.path() / "port").string() + "\nlog-level: debug\n");
-  Process p({omed_bin(), "agent", "--config", (dir.path() / "omed.yaml").string(), "--log-format", "logfmt"},
+  Process p({omed_bin(), "apiserver", "--port", "0", "--config", (dir.path() / "omed.yaml").string(), "--log-format", "logfmt"},
             dir.path() / "log");
   REQUIRE_FALSE(wait_for_file(dir.path() / "port", 10000).empty());
   p.signal(SIGTERM);
@@ -175,12 +182,12 @@ TEST_CASE("the controller: no cluster configured is exit 2; a dead API server ke
 
 TEST_CASE("a busy port is a clear error, not a crash", "[daemon]") {
   TempDir dir;
-  Process first({omed_bin(), "agent", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
+  Process first({omed_bin(), "apiserver", "--port", "0", "--http-addr", "127.0.0.1:0", "--port-file", (dir.path() / "port").string()},
                 dir.path() / "log1");
   auto port = wait_for_file(dir.path() / "port", 10000);
   REQUIRE_FALSE(port.empty());
   port.pop_back();
-  Process second({omed_bin(), "agent", "--http-addr", "127.0.0.1:" + port}, dir.path() / "log2");
+  Process second({omed_bin(), "apiserver", "--port", "0", "--http-addr", "127.0.0.1:" + port}, dir.path() / "log2");
   REQUIRE(second.wait(5000));
   CHECK(second.exit_code() == 1);
   CHECK_THAT(second.output(), Catch::Contains("cannot start the HTTP server"));
@@ -228,7 +235,9 @@ TEST_CASE("omed standalone finds its CRDs and samples from any directory and run
   auto out = p.output();
   INFO(out);
   CHECK_THAT(out, Catch::Contains("msg=\"CRDs loaded\"") && Catch::Contains("count=8"));
-  CHECK_THAT(out, Catch::Contains("msg=\"demo ready\" samples=8 reconciled=8"));
+  CHECK_THAT(out, Catch::Contains("msg=\"demo ready\" samples=9 reconciled=9"));
+  // The model pipeline ran offline: agents on the simulated nodes parsed the demo model.
+  CHECK_THAT(out, Catch::Contains("msg=\"demo model ready\" name=demo-tiny-llama architecture=LlamaForCausalLM"));
   CHECK_THAT(out, Catch::Contains("kind=InferenceService name=default/llama-3-2-1b-instruct accepted=True reason=Valid"));
   CHECK_THAT(out, Catch::Contains("kind=ClusterServingRuntime name=srt-llama-3-2-1b-instruct accepted=True"));
   CHECK_THAT(out, !Catch::Contains("level=error"));
@@ -244,7 +253,7 @@ TEST_CASE("omed standalone finds its CRDs and samples from any directory and run
          !again.wait(0))
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK_THAT(again.output(), Catch::Contains("msg=\"sample already present\"") &&
-                                 Catch::Contains("msg=\"demo ready\" samples=8 reconciled=8"));
+                                 Catch::Contains("msg=\"demo ready\" samples=9 reconciled=9"));
   again.signal(SIGTERM);
   REQUIRE(again.wait(8000));
 }

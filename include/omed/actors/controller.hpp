@@ -20,6 +20,18 @@ namespace omed::actors {
 
 class KindDirectory;
 
+// A kind watched only to learn from it (no writes): each object's events reach `on_object`, its
+// deletion `on_deleted`. The agent watches its own Node this way, the controller the per-node
+// model reports.
+struct ObservedKind {
+  k8s::ResourceInfo resource;
+  std::string ns;               // "" = all namespaces (or cluster-scoped)
+  std::string label_selector;
+  std::string field_selector;
+  std::function<void(const json::Value& object)> on_object;
+  std::function<void(const std::string& key, const json::Value& last)> on_deleted;
+};
+
 struct ControllerOptions {
   k8s::RestConfig rest;
   k8s::ClientOptions client;                 // rate limits, timeouts
@@ -32,8 +44,13 @@ struct ControllerOptions {
   std::string owned_selector = "app.kubernetes.io/managed-by=omed";
   // One observe-only actor per Node (never writes to it): the GPU inventory placement reads.
   bool watch_nodes = true;
+  std::vector<ObservedKind> observed;
   // Builds each resource actor's reconciler; default: admission (Accepted condition) only.
   std::function<Reconciler(const std::string& kind, const std::string& key)> make_reconciler;
+  // An object of one of `kinds` is gone from the API (after its finalizers).
+  std::function<void(const std::string& kind, const std::string& key, const json::Value& last)> on_deleted;
+  // Prefixes every child's name (several agents in one standalone process).
+  std::string name_prefix;
   SupervisorOptions supervision;
   metrics::Registry* metrics = nullptr;
   runtime::Readiness* readiness = nullptr;   // gates "watches" (all synced) and "leader"
@@ -51,6 +68,10 @@ public:
   std::vector<ChildSpec> children();
 
   bool is_leader() const;
+  // Asks the resource actor of kind/key to reconcile again (something it reads changed).
+  void requeue(const std::string& kind, const std::string& key);
+  // Asks every resource actor of `kind` to reconcile again.
+  void resync(const std::string& kind);
   KindDirectory& directory();
   const ControllerOptions& options() const;
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "omed/apiserver/server.hpp"
 #include "omed/apiserver/sim/simulation.hpp"
@@ -43,6 +44,15 @@ struct DaemonConfig {
   std::string watch_namespace;       // "" = all
   double qps = 20;                   // client-side rate limit toward the API server
   int burst = 40;
+
+  // agent role: this node (NODE_NAME) and where its models go. standalone: one agent per
+  // simulated node (agent_nodes), each with its own models root under models_root/<node>.
+  std::string node_name;
+  std::vector<std::string> agent_nodes;
+  std::string models_root;
+  std::string hf_endpoint;           // "" = $HF_ENDPOINT or the public Hub
+  std::string s3_endpoint;           // an S3-compatible store
+  size_t download_workers = 2;
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code.

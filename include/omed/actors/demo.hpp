@@ -14,6 +14,9 @@ struct DemoOptions {
   std::string samples_dir;     // searched recursively for *.yaml
   std::string kubeconfig;      // for the kubectl hint
   int settle_seconds = 20;     // how long to wait for every object's status
+  // When set (standalone with model agents): a tiny Llama-shaped model is written here and
+  // served as ClusterBaseModel "demo-tiny-llama" (local://), so the model pipeline runs offline.
+  std::string demo_model_dir;
 };
 
 // Blocks until every sample has been applied and has a status (or the wait ran out, or `stop`).

@@ -123,6 +123,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(omed, caf::first_custom_type_id)
   CAF_ADD_ATOM(omed, omed::actors, owned_atom, "owned")
   CAF_ADD_ATOM(omed, omed::actors, resync_atom, "resync")
   CAF_ADD_ATOM(omed, omed::actors, held_atom, "held")
+  CAF_ADD_ATOM(omed, omed::actors, ensure_atom, "ensure")
+  CAF_ADD_ATOM(omed, omed::actors, forget_atom, "forget")
+  CAF_ADD_ATOM(omed, omed::actors, progress_atom, "progress")
+  CAF_ADD_ATOM(omed, omed::actors, report_atom, "report")
+  CAF_ADD_ATOM(omed, omed::actors, flush_atom, "flush")
 CAF_END_TYPE_ID_BLOCK(omed)
 
 namespace omed::actors {
@@ -136,13 +141,14 @@ using supervisor_actor = caf::typed_actor<
 
 // A kind supervisor additionally takes watch events and routes them to resource actors: its own
 // kind's objects by key, objects they own by the key of their controller owner (owned_atom).
-// resync asks every resource actor to reconcile (leadership gained); held reports what each
-// live resource actor holds.
+// resync asks every resource actor to reconcile (leadership gained), requeue one of them (what
+// it depends on outside its object changed); held reports what each live resource actor holds.
 using kind_supervisor_actor = supervisor_actor::extend<
   caf::reacts_to<event_atom, ObjectEvent>,
   caf::reacts_to<owned_atom, ObjectEvent, std::string>,
   caf::replies_to<latest_atom, std::string>::with<ObjectEvent>,
   caf::reacts_to<resync_atom>,
+  caf::reacts_to<requeue_atom, std::string>,
   caf::replies_to<held_atom>::with<std::vector<HeldObject>>>;
 
 // A resource actor: one per live object; every event leads to the same level-triggered reconcile.
@@ -156,5 +162,18 @@ using resource_actor = caf::typed_actor<
 // The only writer to the API server. Every answer is a WriteResult (failures included), so a
 // resource actor's request never ends in an error it did not expect.
 using applier_actor = caf::typed_actor<caf::replies_to<write_atom, WriteRequest>::with<WriteResult>>;
+
+// The agent's downloader: ensure (key, model) is level-triggered and idempotent; forget stops
+// the work and removes the files. Workers report (key, fingerprint, entry JSON, final).
+using downloader_actor = caf::typed_actor<
+  caf::reacts_to<ensure_atom, std::string, ObjectEvent>,
+  caf::reacts_to<forget_atom, std::string, ObjectEvent>,
+  caf::reacts_to<progress_atom, std::string, std::string, std::string, bool>>;
+
+// The agent's node reporter, the single writer of this node's model labels and ConfigMap:
+// (configmap key, label key, entry JSON or "" to remove, urgent). flush is its own timer.
+using reporter_actor = caf::typed_actor<
+  caf::reacts_to<report_atom, std::string, std::string, std::string, bool>,
+  caf::reacts_to<flush_atom>>;
 
 }  // namespace omed::actors

@@ -50,6 +50,9 @@ struct KindOptions {
   std::function<applier_actor()> applier;
   // Called in the new supervisor's context on every (re)start (the kind directory hooks in here).
   std::function<void(kind_supervisor_actor self)> on_started;
+  // Called when an object is gone from the API (its actor is stopped): cleanup of outside effects
+  // that cannot wait for a finalizer (the agent's files when nobody held one).
+  std::function<void(const std::string& key, const json::Value& last)> on_deleted;
   // Called when a resource actor is parked as failed (after the status/Event writes are sent).
   std::function<void(const std::string& key, const std::string& error)> on_parked;
   std::chrono::milliseconds write_timeout{30000};

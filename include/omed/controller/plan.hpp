@@ -50,9 +50,13 @@ struct Plan {
   bool cleanup_done = true;          // deleting objects: outside effects are gone, the finalizer may go
   std::vector<json::Value> apply;    // owned objects as desired (server-side apply, field manager omed)
   json::Object status;               // status fields the logic owns, besides conditions/observedGeneration
+                                     // (a null value removes the field)
   std::vector<Condition> conditions;
   std::vector<EventIntent> events;
   bool write_status = true;          // kinds without a status subresource set this false
+  // Spec fields to fill in (a merge patch under "spec", guarded by the resourceVersion read):
+  // facts learnt about the object, for fields the user left empty. Written alone, before status.
+  json::Object spec_fill;
   std::chrono::milliseconds requeue_after{0};
 };
 
@@ -61,12 +65,13 @@ struct Input {
   const Owned& owned;
 };
 
-enum class StepOp { AddFinalizer, RemoveFinalizer, Apply, Status, Event };
+enum class StepOp { AddFinalizer, RemoveFinalizer, Apply, PatchSpec, Status, Event };
 const char* to_string(StepOp op);
 
 struct Step {
   StepOp op;
-  json::Value body;     // Apply: the desired object; Status: the whole desired status; Event: the intent
+  json::Value body;     // Apply: the desired object; PatchSpec: the merge patch; Status: the whole
+                        // desired status; Event: the intent
   EventIntent event;
 };
 
