@@ -591,7 +591,6 @@ ModelAgent::ModelAgent(ModelAgentOptions opts) : impl_(std::make_shared<Impl>())
   ObservedKind node_kind;
   node_kind.resource = *k8s::find_well_known("v1", "Node");
   node_kind.field_selector = "metadata.name=" + im.opts.settings.node_name;
-  Controller* watcher_ptr = nullptr;
   auto watcher_slot = std::make_shared<Controller*>(nullptr);
   node_kind.on_object = [weak, watcher_slot](const json::Value& node) {
     auto i = weak.lock();
@@ -642,8 +641,7 @@ ModelAgent::ModelAgent(ModelAgentOptions opts) : impl_(std::make_shared<Impl>())
                      ObjectEvent{"DELETED", std::make_shared<const json::Value>(last)});
   };
   im.watcher = std::make_unique<Controller>(std::move(wo));
-  watcher_ptr = im.watcher.get();
-  *watcher_slot = watcher_ptr;
+  *watcher_slot = im.watcher.get();
 }
 
 ModelAgent::~ModelAgent() = default;

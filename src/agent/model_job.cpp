@@ -111,13 +111,11 @@ model::SourceConfig source_config(const json::Value& model, const model::Storage
     return cfg;
   }
   if (!secret.empty() && s.read_secret) {
-    bool any = false;
     switch (uri.type) {
       case model::StorageType::HuggingFace: {
         std::string key = param("secretKey").empty() ? "token" : param("secretKey");
         cfg.credentials.hf_token = read(key);
-        any = !cfg.credentials.hf_token.empty();
-        if (!any)
+        if (cfg.credentials.hf_token.empty())
           error = "Secret " + ns + "/" + secret + " (storage.key) has no key \"" + key +
                   "\" with a Hugging Face token";
         break;

@@ -464,33 +464,6 @@ std::string sha256_hex(std::string_view data) {
   return to_hex(md, sizeof md);
 }
 
-std::string base64_encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view b64) {
-  b64 = str::trim(b64);
-  if (b64.empty() || b64.size() % 4 != 0)
-    return std::nullopt;
-  std::string out(b64.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
-  if (n < 0)
-    return std::nullopt;
-  // EVP_DecodeBlock counts padding as output bytes.
-  size_t pad = 0;
-  if (b64.back() == '=')
-    ++pad;
-  if (b64.size() > 1 && b64[b64.size() - 2] == '=')
-    ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
-
 std::string user_agent() {
 #ifdef OMED_VERSION
   return std::string("omed/") + OMED_VERSION;

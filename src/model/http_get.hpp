@@ -99,9 +99,6 @@ std::string amz_date(std::time_t t);
 
 std::string sha256_hex(std::string_view data);
 std::string to_hex(const unsigned char* p, size_t n);
-std::string base64_encode(std::string_view data);
-// Empty optional on malformed input.
-std::optional<std::string> base64_decode(std::string_view b64);
 
 std::string user_agent();
 

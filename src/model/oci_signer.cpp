@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "http_get.hpp"
+#include "omed/common/base64.hpp"
 #include "omed/common/strings.hpp"
 #include "omed/model/sources.hpp"
 
@@ -85,7 +86,7 @@ private:
                        reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1)
       return {};
     out.resize(len);
-    return net::base64_encode(out);
+    return common::base64_encode(out);
   }
 
   EVP_PKEY* key_;

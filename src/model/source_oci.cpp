@@ -11,6 +11,7 @@
 
 #include "omed/common/json.hpp"
 #include "omed/common/strings.hpp"
+#include "omed/common/base64.hpp"
 #include "sources_internal.hpp"
 
 namespace omed::model::detail {
@@ -63,10 +64,10 @@ struct Oci {
 };
 
 std::string md5_hex_from_base64(std::string_view b64) {
-  auto raw = net::base64_decode(b64);
-  if (!raw || raw->size() != 16)
+  std::string raw;
+  if (!common::base64_decode(b64, raw) || raw.size() != 16)
     return {};  // multipart ("...-N") or malformed: not the MD5 of the bytes
-  return net::to_hex(reinterpret_cast<const unsigned char*>(raw->data()), raw->size());
+  return net::to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
 
 }  // namespace
