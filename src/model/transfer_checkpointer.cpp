@@ -1,6 +1,5 @@
-// Frequent, cheap checkpoints of partial downloads. No fsync here: the ranges recorded are only
-// trusted within the same kernel boot (the page cache holds them), while the Syncer's periodic
-// fdatasync promotes them to durable ones. A kill -9 therefore costs at most a few MiB.
+// Frequent, cheap checkpoints of partial downloads: same-boot records without fsync, so that a
+// killed process resumes with only a few MiB to refetch (the Syncer makes ranges durable).
 #include "transfer_checkpointer.hpp"
 
 #include <unistd.h>

@@ -1,8 +1,9 @@
-// TransferEngine::run: plan (read-only), check disk space, place what needs no download, run
-// the network thread with its checkpoint and finishing helpers, then link duplicates.
+// TransferEngine::run: validate, lock, plan, check disk space, place what needs no download,
+// run the network thread with its helper threads, then link duplicates.
 #include "omed/model/transfer.hpp"
 
 #include <curl/curl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "omed/model/transfer/file_verifier.hpp"
 #include "omed/model/transfer/partial_state.hpp"
 #include "omed/model/transfer/progress_meter.hpp"
+#include "omed/model/transfer/run_lock.hpp"
 #include "transfer_checkpointer.hpp"
 #include "transfer_fetcher.hpp"
 #include "transfer_finisher.hpp"
@@ -51,6 +53,29 @@ void remove_empty_dirs(const fs::path& root) {
   for (auto& d : dirs)
     ::rmdir(d.c_str());
   ::rmdir(root.c_str());
+}
+
+// The fast-state directory when it can be trusted: ours and writable by nobody else (a record
+// planted there could make a resume skip bytes). Else empty.
+fs::path usable_fast_dir(const fs::path& dir) {
+  if (dir.empty())
+    return {};
+  std::error_code ec;
+  if (fs::create_directories(dir, ec))
+    fs::permissions(dir, fs::perms::owner_all, ec);
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() ||
+      (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || ::access(dir.c_str(), W_OK | X_OK) != 0)
+    return {};
+  // Records of downloads that were abandoned (their model directory deleted, say) would stay
+  // until reboot; a live download rewrites its record every second, so a day-old one is dead.
+  auto now = fs::file_time_type::clock::now();
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    auto t = e.last_write_time(ec);
+    if (!ec && now - t > std::chrono::hours(24))
+      fs::remove(e.path(), ec);
+  }
+  return dir;
 }
 
 }  // namespace
@@ -129,18 +154,43 @@ TransferReport TransferEngine::run(const std::vector<RemoteFile>& files, const f
     }
   };
 
-  // 1. Read-only planning: nothing is written for a listing with a hostile entry.
-  Plan plan = make_plan(files, dest_dir, store, cancel);
-  if (!plan.error.empty())
-    return finish(plan.error);
-  if (auto err = check_disk_space(dest_dir, plan.bytes_to_fetch, opts_.disk_margin_bytes); !err.empty())
+  // 1. Nothing is written for a listing with a hostile entry.
+  if (auto err = validate_listing(files); !err.empty())
     return finish(err);
+
+  // 2. Two agents (or a restarted one whose old process lingers) must not interleave writes,
+  // and planning must see a directory nobody else is changing: lock first.
+  std::vector<fs::path> created;  // directories this run made, deepest first
+  for (fs::path p = fs::absolute(dest_dir); !p.empty() && !fs::exists(p); p = p.parent_path()) {
+    created.push_back(p);
+    if (p == p.parent_path())
+      break;
+  }
   std::error_code ec;
   fs::create_directories(dest_dir, ec);
   if (ec)
     return finish("creating " + dest_dir.string() + ": " + ec.message());
+  RunLock lock;
+  if (auto err = lock.acquire(dest_dir / kPartialDir / "lock"); !err.empty())
+    return finish(err);
+  // A run that stops before downloading leaves the filesystem as it found it.
+  auto give_up = [&](std::string err) {
+    lock.release(true);
+    remove_empty_dirs(dest_dir / kPartialDir);
+    for (auto& d : created)
+      ::rmdir(d.c_str());
+    return finish(std::move(err));
+  };
 
-  // 2. What needs no network: present files and store links.
+  // 3. Planning reads only: present files, the content store, partial downloads.
+  fs::path fast_dir = usable_fast_dir(opts_.fast_state_dir);
+  Plan plan = make_plan(files, dest_dir, store, fast_dir, cancel);
+  if (!plan.error.empty())
+    return give_up(plan.error);
+  if (auto err = check_disk_space(dest_dir, plan.bytes_to_fetch, opts_.disk_margin_bytes); !err.empty())
+    return give_up(err);
+
+  // 4. What needs no network: present files and store links.
   for (size_t i = 0; i < files.size(); ++i) {
     auto& pf = plan.files[i];
     if (pf.kind == PlannedFile::Kind::Present) {
@@ -158,7 +208,7 @@ TransferReport TransferEngine::run(const std::vector<RemoteFile>& files, const f
     }
   }
 
-  // 3. Downloads.
+  // 5. Downloads.
   std::vector<std::shared_ptr<FileJob>> jobs;
   for (size_t i = 0; i < files.size(); ++i) {
     auto& pf = plan.files[i];
@@ -176,12 +226,13 @@ TransferReport TransferEngine::run(const std::vector<RemoteFile>& files, const f
     job->need_digest = !job->remote.sha256.empty() || !job->remote.md5.empty();
     job->persist = files[i].size.has_value();
     job->size = files[i].size;
+    if (!fast_dir.empty())
+      job->fast_state_path = fast_state_path(fast_dir, job->state_path);
     if (pf.resume) {
       job->resume = true;
-      job->done = pf.resume->usable(current_boot_id());
+      job->done = pf.resume->usable;
       job->durable = pf.resume->durable;
       job->server_etag = pf.resume->server_etag;
-      job->saved_state = pf.resume->encode();
     }
     jobs.push_back(std::move(job));
   }
@@ -224,7 +275,7 @@ TransferReport TransferEngine::run(const std::vector<RemoteFile>& files, const f
     }
   }
 
-  // 4. Duplicates within the listing, from their now verified first copy.
+  // 6. Duplicates within the listing, from their now verified first copy.
   for (size_t i = 0; i < files.size(); ++i) {
     auto& pf = plan.files[i];
     if (pf.kind != PlannedFile::Kind::LinkDuplicate)
@@ -245,6 +296,12 @@ TransferReport TransferEngine::run(const std::vector<RemoteFile>& files, const f
     place(i, FileAction::Linked, primary.verified);
   }
 
+  // The lock file goes when nothing else is left in .omed-partial.
+  bool leftovers = false;
+  for (auto& e : fs::recursive_directory_iterator(dest_dir / kPartialDir, ec))
+    if (!e.is_directory(ec) && e.path().filename() != "lock")
+      leftovers = true;
+  lock.release(!leftovers);
   remove_empty_dirs(dest_dir / kPartialDir);
   return finish(fetch_error);
 }

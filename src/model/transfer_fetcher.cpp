@@ -1,6 +1,5 @@
-// The transfer engine's network loop on libcurl's multi interface. Everything that touches a
-// curl handle happens on this one thread; disk syncing and hashing run on helper threads and
-// talk back through the event queue, so a slow disk or a slow hash never stalls the sockets.
+// The transfer engine's network loop on libcurl's multi interface: requests, redirects,
+// retries and writes to .part files, on one thread that never waits for a sync or a hash.
 #include "transfer_fetcher.hpp"
 
 #include <curl/curl.h>
@@ -20,6 +19,8 @@
 #include "omed/model/transfer/partial_state.hpp"
 #include "omed/model/transfer/retry_policy.hpp"
 
+// Every curl handle lives on this thread; syncing and hashing run on helper threads and talk
+// back through the event queue, so a slow disk or a slow hash never stalls the sockets.
 namespace omed::model::transfer {
 
 namespace {

@@ -1,6 +1,5 @@
-// Streaming verification and the final, crash-safe placement of downloaded files. Hashing
-// follows the contiguous prefix of each .part file (read back while still in the page cache),
-// so a ranged download is verified almost as soon as its last byte arrives.
+// Streaming verification and the final, crash-safe placement of downloaded files: hash,
+// compare, fdatasync, rename into place, fsync the directory, add to the content store.
 #include "transfer_finisher.hpp"
 
 #include <sys/resource.h>
@@ -13,6 +12,8 @@
 #include "omed/model/transfer/durable_io.hpp"
 #include "transfer_checkpointer.hpp"
 
+// Hashing follows the contiguous prefix of each .part file (read back while still in the page
+// cache), so a ranged download is verified almost as soon as its last byte arrives.
 namespace omed::model::transfer {
 
 namespace fs = std::filesystem;

@@ -1,5 +1,5 @@
-// Internal to the transfer engine: one file being fetched, as shared by the network thread,
-// the checkpointer and the finisher, and the channel through which the latter two report back.
+// Internal to the transfer engine: one file being fetched, as shared by the network thread and
+// its helper threads (checkpointer, syncer, finisher), and the channel the helpers report on.
 #pragma once
 
 #include <unistd.h>

@@ -59,8 +59,33 @@ std::string validate_listing(const std::vector<RemoteFile>& files) {
   return {};
 }
 
+std::optional<Resume> resume_from(const RemoteFile& f, const std::string& sha256,
+                                  const std::optional<PartialState>& on_disk,
+                                  const std::optional<PartialState>& fast, const std::string& boot_id) {
+  auto matches = [&](const PartialState& st) {
+    return f.size && st.size == *f.size && st.sha256 == sha256 && st.listing_etag == f.etag;
+  };
+  std::optional<Resume> out;
+  if (on_disk && matches(*on_disk)) {
+    out.emplace();
+    out->usable = on_disk->usable(boot_id);
+    out->durable = on_disk->durable;
+    out->server_etag = on_disk->server_etag;
+  }
+  // The fast record is newer, but only speaks for the same content as the one on disk.
+  if (fast && matches(*fast) && (!on_disk || fast->server_etag == on_disk->server_etag)) {
+    if (!out) {
+      out.emplace();
+      out->server_etag = fast->server_etag;
+    }
+    for (auto& s : fast->usable(boot_id).spans())
+      out->usable.add(s.begin, s.end);
+  }
+  return out;
+}
+
 Plan make_plan(const std::vector<RemoteFile>& files, const fs::path& dest, const ContentStore& store,
-               const std::atomic<bool>* cancel) {
+               const fs::path& fast_dir, const std::atomic<bool>* cancel) {
   Plan plan;
   plan.error = validate_listing(files);
   if (!plan.error.empty())
@@ -120,16 +145,20 @@ Plan make_plan(const std::vector<RemoteFile>& files, const fs::path& dest, const
     // 3. Download, resuming what an earlier run left when it is provably the same file.
     pf.kind = PlannedFile::Kind::Fetch;
     if (f.size) {
-      PartialState ps;
+      pf.missing = *f.size;
       fs::path part = TransferEngine::partial_path(dest, f.path);
+      fs::path state = TransferEngine::partial_state_path(dest, f.path);
       struct stat pst {};
-      if (load_partial_state(TransferEngine::partial_state_path(dest, f.path), ps) && ps.size == *f.size &&
-          ps.sha256 == sha && ps.listing_etag == f.etag && ::stat(part.c_str(), &pst) == 0 &&
-          static_cast<uint64_t>(pst.st_size) == *f.size) {
-        pf.missing = *f.size - ps.usable(current_boot_id()).bytes();
-        pf.resume = std::move(ps);
-      } else {
-        pf.missing = *f.size;
+      if (::stat(part.c_str(), &pst) == 0 && static_cast<uint64_t>(pst.st_size) == *f.size) {
+        std::optional<PartialState> on_disk, fast;
+        PartialState tmp;
+        if (load_partial_state(state, tmp))
+          on_disk = tmp;
+        if (!fast_dir.empty() && load_partial_state(fast_state_path(fast_dir, state), tmp))
+          fast = tmp;
+        pf.resume = resume_from(f, sha, on_disk, fast, current_boot_id());
+        if (pf.resume)
+          pf.missing = *f.size - pf.resume->usable.bytes();
       }
       plan.bytes_to_fetch += pf.missing;
     }

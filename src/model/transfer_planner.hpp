@@ -15,12 +15,18 @@
 
 namespace omed::model::transfer {
 
+struct Resume {
+  RangeMap usable;                     // bytes of the .part file a restart may keep
+  RangeMap durable;                    // the fdatasync'd part of them
+  std::string server_etag;
+};
+
 struct PlannedFile {
   enum class Kind { Present, LinkStore, LinkDuplicate, Fetch };
   Kind kind = Kind::Fetch;
   bool verified = false;               // Present: a digest matched (or it is a store blob)
   size_t primary = 0;                  // LinkDuplicate: the listing index fetched first
-  std::optional<PartialState> resume;  // Fetch: valid state of an earlier run
+  std::optional<Resume> resume;        // Fetch: what an earlier run left that is still valid
   uint64_t missing = 0;                // Fetch: bytes still to download (0 when size unknown)
   std::string sha256;                  // known or computed
 };
@@ -35,8 +41,16 @@ struct Plan {
 // touching the disk. Returns "" or the first problem.
 std::string validate_listing(const std::vector<RemoteFile>& files);
 
-// Reads the destination (never writes): existing files, the content store, partial downloads.
+// Reads the destination (never writes): existing files, the content store, partial downloads
+// (their state next to the .part file and, when `fast_dir` is set, the same-boot record there).
 Plan make_plan(const std::vector<RemoteFile>& files, const std::filesystem::path& dest,
-               const ContentStore& store, const std::atomic<bool>* cancel);
+               const ContentStore& store, const std::filesystem::path& fast_dir,
+               const std::atomic<bool>* cancel);
+
+// Combines the two records of one partial download into what may be reused; nullopt when
+// neither describes this listing entry (`sha256` lowercase).
+std::optional<Resume> resume_from(const RemoteFile& f, const std::string& sha256,
+                                  const std::optional<PartialState>& on_disk,
+                                  const std::optional<PartialState>& fast, const std::string& boot_id);
 
 }  // namespace omed::model::transfer

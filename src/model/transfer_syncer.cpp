@@ -1,6 +1,5 @@
-// Durable checkpoints: snapshot the ranges, fdatasync the .part file (outside every lock, as it
-// may wait for gigabytes of writeback), then publish the snapshot as durable unless the file
-// restarted meanwhile. The state file written here is fsync'd as well.
+// Durable checkpoints: keep writeback streaming, fdatasync each .part file outside every lock,
+// then record the synced ranges (fsync'd) unless the file restarted meanwhile.
 #include "transfer_syncer.hpp"
 
 #include <fcntl.h>

@@ -1,6 +1,5 @@
-// Internal to the transfer engine: the thread that waits on the disk. It keeps writeback of
-// partial downloads streaming, and periodically fdatasyncs them and records the synced ranges as
-// durable, so that even a power cut loses only seconds of work.
+// Internal to the transfer engine: the thread that waits on the disk, keeping writeback of
+// partial downloads streaming and periodically making their progress durable.
 #pragma once
 
 #include <condition_variable>

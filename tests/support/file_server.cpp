@@ -1,6 +1,5 @@
-// The transfer tests' file server on omed's own HTTP server. Small bodies go out in one
-// response (Content-Length, keep-alive); large ones are streamed by a producer thread that
-// generates content on the fly and honours the stream's backlog, so gigabytes cost no memory.
+// The transfer tests' file server on omed's own HTTP server, with generated content and
+// injectable faults.
 #include "file_server.hpp"
 
 #include <openssl/evp.h>
@@ -9,6 +8,9 @@
 #include <cstring>
 #include <fstream>
 
+// Small bodies go out in one response (Content-Length, keep-alive); large ones are streamed by
+// a producer thread that generates content on the fly and honours the stream's backlog, so
+// gigabytes cost no memory.
 namespace omed::testing {
 
 namespace {

@@ -49,7 +49,11 @@ RemoteFile listed(const FileServer& srv, const std::string& path, uint64_t size,
 
 // Short timers so that fault tests finish quickly; production defaults are much longer.
 TransferOptions quick() {
+  // Same-boot progress records of the runs that fail on purpose stay in this process's own
+  // directory instead of the machine's /dev/shm.
+  static TempDir fast_records;
   TransferOptions o;
+  o.fast_state_dir = fast_records.path() / "fast";
   o.stall_timeout = milliseconds(1500);
   o.backoff_base = milliseconds(10);
   o.backoff_cap = milliseconds(200);
@@ -887,6 +891,35 @@ TEST_CASE("cancellation stops a run and keeps it resumable", "[transfer-disk]") 
   CHECK(same_content(dir.path() / "slow.bin", 93, size));
 }
 
+TEST_CASE("two transfers into one directory exclude each other", "[transfer-disk]") {
+  FileServer srv;
+  srv.add_file("/hold.bin", 4 * MiB, 94);
+  Faults f;
+  f.stall_at = 1 * MiB;
+  f.stall_times = 1000;
+  srv.set_faults("/hold.bin", f);
+  TempDir dir;
+  std::atomic<bool> cancel{false};
+  auto opts = quick();
+  opts.stall_timeout = milliseconds(60000);
+  TransferReport first;
+  std::thread t([&] { first = TransferEngine(opts).run({listed(srv, "hold.bin", 4 * MiB, 94)}, dir.path(), nullptr, &cancel); });
+  while (srv.bytes_served() < 1 * MiB)
+    std::this_thread::sleep_for(milliseconds(5));
+  auto second = TransferEngine(quick()).run({listed(srv, "hold.bin", 4 * MiB, 94)}, dir.path());
+  cancel = true;
+  t.join();
+  REQUIRE_FALSE(second.ok);
+  CHECK_THAT(second.error, Catch::Contains("another transfer is already writing into " + dir.path().string()));
+  CHECK(first.error == "cancelled");
+  // The cancelled run keeps its partial download (and lock file); a later run takes over.
+  srv.set_faults("/hold.bin", {});
+  auto third = TransferEngine(quick()).run({listed(srv, "hold.bin", 4 * MiB, 94)}, dir.path());
+  INFO(third.error);
+  REQUIRE(third.ok);
+  CHECK_FALSE(fs::exists(dir.path() / ".omed-partial"));  // lock file and all are gone
+}
+
 // ---------------------------------------------------------------- crash and resume
 
 #ifdef OMED_TRANSFER_CHILD
@@ -916,12 +949,21 @@ TEST_CASE("a download killed with SIGKILL resumes where it stopped", "[transfer-
   }
   const uint64_t served_before = srv.bytes_served();
   const size_t requests_before = srv.requests().size();
-  PartialState st;
-  REQUIRE(load_partial_state(TransferEngine::partial_state_path(dest, "llm.safetensors"), st));
+  // Progress lives in two records: the fsync'd one next to the .part file (may not exist yet
+  // when the disk is far behind) and the frequent same-boot one on tmpfs.
+  const auto state_path = TransferEngine::partial_state_path(dest, "llm.safetensors");
+  PartialState on_disk, fast;
+  bool have_disk = load_partial_state(state_path, on_disk);
+  bool have_fast = load_partial_state(fast_state_path(TransferOptions().fast_state_dir, state_path), fast);
+  REQUIRE((have_disk || have_fast));
   CHECK_FALSE(fs::exists(dest / "llm.safetensors"));
-  const uint64_t usable = st.usable(current_boot_id()).bytes();
+  RangeMap usable_map = have_disk ? on_disk.usable(current_boot_id()) : RangeMap();
+  if (have_fast)
+    for (auto& s : fast.usable(current_boot_id()).spans())
+      usable_map.add(s.begin, s.end);
+  const uint64_t usable = usable_map.bytes();
   WARN("killed after " << served_before / MiB << " MiB served; the partial state keeps " << usable / MiB
-                       << " MiB (" << st.durable.bytes() / MiB << " MiB of it fdatasync'd)");
+                       << " MiB (" << (have_disk ? on_disk.durable.bytes() / MiB : 0) << " MiB of it fdatasync'd)");
   CHECK(usable >= size / 4);
 
   omed::testing::Process again(args, dir.path() / "run2.log");
@@ -937,6 +979,7 @@ TEST_CASE("a download killed with SIGKILL resumes where it stopped", "[transfer-
   CHECK(omed::testing::sha256_of_file((dest / "llm.safetensors").string()) == sha);
   CHECK(static_cast<double>(served) <= 1.05 * static_cast<double>(size));
   CHECK_FALSE(fs::exists(TransferEngine::partial_state_path(dest, "llm.safetensors")));
+  CHECK_FALSE(fs::exists(fast_state_path(TransferOptions().fast_state_dir, state_path)));
   // The second run only asked for what was missing.
   for (auto& r : srv.requests())
     CHECK_FALSE(r.range.empty());
