@@ -2,6 +2,7 @@
 // kind directory, the current elector) lives in Controller::Impl; actors reach it by pointer.
 #include "omed/actors/controller.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -252,7 +253,8 @@ std::vector<ChildSpec> Controller::children() {
 
   // Watch streams last: their first events find every kind supervisor registered.
   auto add_stream = [&](const k8s::ResourceInfo& ri, bool by_owner, const std::string& ns = "",
-                        const std::string& labels = "", const std::string& fields = "") {
+                        const std::string& labels = "", const std::string& fields = "",
+                        const std::string& tag = "") {
     WatchStreamOptions wo;
     wo.client = im.client.get();
     wo.reflector.resource = ri;
@@ -268,7 +270,8 @@ std::vector<ChildSpec> Controller::children() {
       wo.reflector.label_selector = im.opts.owned_selector;
       wo.owner_kinds = im.opts.kinds;
     }
-    std::string name = pre + "watch/" + (ri.group.empty() ? ri.resource : ri.resource + "." + ri.group);
+    // A kind both owned and observed (Pods) gets two streams: their names must differ.
+    std::string name = pre + "watch/" + (ri.group.empty() ? ri.resource : ri.resource + "." + ri.group) + tag;
     {
       std::lock_guard<std::mutex> lk(im.synced_mu);
       im.unsynced.insert(name);
@@ -293,7 +296,11 @@ std::vector<ChildSpec> Controller::children() {
   if (im.opts.watch_nodes)
     add_stream(*k8s::find_well_known("v1", "Node"), false);
   for (auto& ok : im.opts.observed)
-    add_stream(ok.resource, false, ok.ns, ok.label_selector, ok.field_selector);
+    add_stream(ok.resource, false, ok.ns, ok.label_selector, ok.field_selector,
+               std::any_of(im.opts.owned.begin(), im.opts.owned.end(),
+                           [&](const k8s::ResourceInfo& o) { return o.kind == ok.resource.kind && o.group == ok.resource.group; })
+                 ? "(observed)"
+                 : "");
   for (auto& ri : im.opts.owned)
     add_stream(ri, true);
   return out;

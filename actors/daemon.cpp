@@ -16,6 +16,7 @@
 #include "omed/agent/node_report.hpp"
 #include "omed/controller/admission.hpp"
 #include "omed/controller/model_reports.hpp"
+#include "omed/controller/parse_pods.hpp"
 #include "omed/k8s/client.hpp"
 #include "omed/k8s/resource.hpp"
 #include "omed/k8s/rest_client.hpp"
@@ -110,12 +111,35 @@ std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apise
   nodes.resource = *k8s::find_well_known("v1", "Node");
   nodes.on_deleted = [reports, wake](const std::string& key, const json::Value&) { wake(reports->remove_node(key)); };
   co.observed.push_back(std::move(nodes));
-  co.make_reconciler = [reports](const std::string& kind, const std::string& key) -> Reconciler {
+  // pvc:// models: their parse Jobs' pods carry the facts; a pod that changes wakes its model.
+  auto parse_pods = std::make_shared<controller::ParsePods>();
+  auto wake_model = [self_slot](const controller::ParsePods::Wake& w) {
+    if (*self_slot && w)
+      (*self_slot)->requeue(w->first, w->second);
+  };
+  ObservedKind pods;
+  pods.resource = *k8s::find_well_known("v1", "Pod");
+  pods.label_selector = std::string(controller::kParseRoleLabel) + "=" + controller::kParseRoleValue;
+  pods.on_object = [parse_pods, wake_model](const json::Value& pod) { wake_model(parse_pods->update(pod)); };
+  pods.on_deleted = [parse_pods, wake_model](const std::string&, const json::Value& last) {
+    wake_model(parse_pods->remove(last));
+  };
+  co.observed.push_back(std::move(pods));
+  controller::ParseJobSettings parse_settings;
+  parse_settings.image = cfg.parse_image.empty() ? std::string("ghcr.io/omed/omed:" OMED_VERSION) : cfg.parse_image;
+  co.make_reconciler = [reports, parse_pods, parse_settings](const std::string& kind,
+                                                            const std::string& key) -> Reconciler {
     if (kind == "BaseModel" || kind == "ClusterBaseModel")
-      return [reports, kind, key](const controller::Input& in) {
+      return [reports, parse_pods, parse_settings, kind, key](const controller::Input& in) {
         auto cm_key = agent::configmap_key(agent::model_ref(in.object));
         reports->subscribe(cm_key, kind, key);
-        return controller::model_plan(in, reports->reports_for(cm_key));
+        controller::PvcModelContext pvc{parse_settings, {}};
+        if (controller::is_pvc_model(in.object)) {
+          auto target = controller::parse_job_target(in.object);
+          if (target.error.empty())
+            pvc.pods = parse_pods->for_job(target.ns, controller::parse_job_name(in.object));
+        }
+        return controller::model_plan(in, reports->reports_for(cm_key), pvc);
       };
     return [](const controller::Input& in) { return controller::admission_plan(in); };
   };

@@ -524,7 +524,10 @@ downloader_actor::behavior_type downloader_fn(downloader_ptr self, std::shared_p
       if (e && e->state == agent::NodeModelState::Ready) {
         j.phase = Job::Phase::Ready;
         j.failures = 0;
-        st.log.with_object(key).info("model ready on this node").kv("dir", j.dir.string());
+        auto line = st.log.with_object(key).info("model ready on this node");
+        line.kv("dir", j.dir.string());
+        if (!e->message.empty())
+          line.kv("note", e->message);  // e.g. reused while the source was unreachable
       } else {
         j.phase = Job::Phase::Failed;
         j.failures++;

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "omed/agent/completion_record.hpp"
 #include "omed/model/model_facts.hpp"
 #include "omed/model/model_inspector.hpp"
 #include "omed/model/sources.hpp"
@@ -260,12 +261,23 @@ JobResult run_model_job(const json::Value& model, const AgentSettings& s, const 
   if (progress)
     progress(Progress{"Scanning", 0, 0, 0, 0, 0, ""});
   model::ScopedCancel scoped_cancel(&cancel);
+  const bool reuse = text_at(model, "spec.storage.downloadPolicy") == "ReuseIfExists";
   model::ListResult listing = model::list_model_files(*uri, cfg);
   if (!listing.ok) {
     // Access can be granted and repositories created without the model changing: only what
     // the spec itself gets wrong waits for a change.
     bool retryable = listing.reason != "InvalidConfig" && listing.reason != "Unsupported" &&
                      listing.reason != "InvalidListing";
+    // ReuseIfExists: a source that is down (or a token that expired) does not take away a
+    // copy this node already verified; the spec's own mistakes still fail.
+    if (reuse && retryable && !cancel.load())
+      if (auto rec = read_completion_record(dir, raw); rec && check_recorded_files(dir, *rec).empty()) {
+        JobResult r = finish(model, dir, rec->revision);
+        if (r.state == NodeModelState::Ready)
+          r.message = "reusing the copy completed at " + rec->completed_at + ": the source cannot be listed (" +
+                      listing.error + ")";
+        return r;
+      }
     return failed(listing.error, retryable, dir);
   }
   if (cancel.load())
@@ -274,6 +286,9 @@ JobResult run_model_job(const json::Value& model, const AgentSettings& s, const 
   model::TransferOptions to;
   to.max_connections = static_cast<int>(s.max_connections);
   to.content_store_dir = s.blob_dir;
+  // OME's default is AlwaysDownload: only ReuseIfExists takes identical files other models
+  // brought to this node (by hard link, after matching their sha256).
+  to.link_from_store = reuse;
   to.progress_interval = std::chrono::milliseconds(1000);
   model::TransferEngine engine(to);
   auto report = engine.run(listing.listing.files, dir, listing.authorizer.get(), &cancel,
@@ -293,6 +308,8 @@ JobResult run_model_job(const json::Value& model, const AgentSettings& s, const 
     return failed("cancelled", true, dir);
   if (!report.ok)
     return failed(report.error, true, dir);
+  if (auto err = write_completion_record(dir, raw, listing.listing); !err.empty())
+    return failed("files are in place but the completion record cannot be written: " + err, true, dir);
   return finish(model, dir, listing.listing.revision);
 }
 

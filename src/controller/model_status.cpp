@@ -74,7 +74,7 @@ json::Object spec_fill_from(const json::Value& object, const json::Value& config
   return fill;
 }
 
-Plan model_plan(const Input& in, const std::vector<NodeReport>& reports) {
+Plan model_plan(const Input& in, const std::vector<NodeReport>& reports, const PvcModelContext& pvc) {
   Plan p = admission_plan(in);
   if (!accepted(p))
     return p;
@@ -122,6 +122,8 @@ Plan model_plan(const Input& in, const std::vector<NodeReport>& reports) {
   std::string uri = obj.at_path("spec.storage.storageUri") && obj.at_path("spec.storage.storageUri")->is_string()
                       ? obj.at_path("spec.storage.storageUri")->as_string()
                       : std::string();
+  if (is_pvc_model(obj))
+    return pvc_model_plan(std::move(p), in, pvc);
   if (uri.rfind("vendor://", 0) == 0) {
     // OME's contract: vendor models are provided by the platform, Ready without a download.
     p.status.set("state", "Ready");

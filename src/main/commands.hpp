@@ -6,4 +6,7 @@ namespace omed::cli {
 // omed inspect-model PATH|URI [-o json|yaml|table]
 int run_inspect_model(int argc, char** argv);
 
+// omed parse-model --dir DIR [--termination-log PATH] (the pvc:// parse Job's container)
+int run_parse_model(int argc, char** argv);
+
 }  // namespace omed::cli

@@ -33,6 +33,7 @@ Commands:
   apiserver     run only the embedded Kubernetes-compatible API server
   validate      check manifests offline: omed validate -f FILE [-f FILE...]
   inspect-model print what omed learns about a model: omed inspect-model PATH|URI [-o json|yaml|table]
+  parse-model   a pvc:// model's parse Job: omed parse-model --dir DIR (facts to the termination log)
   version       print the version
 
 Run 'omed <command> --help' for the flags of a command.
@@ -103,8 +104,15 @@ config::Options daemon_options(const std::string& role) {
       .add("s3-endpoint", config::OptionKind::String, "", "S3-compatible endpoint for s3:// models (default AWS)")
       .add("download-workers", config::OptionKind::Int, "2", "models fetched at the same time per node");
   }
+  if (role == "controller" || role == "standalone")
+    o.add("parse-image", config::OptionKind::String, "ghcr.io/omed/omed:" OMED_VERSION,
+          "image of the Jobs that read pvc:// models (runs `omed parse-model`; standalone runs the "
+          "command itself, whatever the image)");
   if (role == "standalone")
-    o.add("agent-nodes", config::OptionKind::String, "all",
+    o.add("pvc-root", config::OptionKind::String, "",
+          "the simulated cluster's volumes: claim NAMESPACE/NAME is the directory PVC_ROOT/NAMESPACE/NAME "
+          "(default DATA_DIR/pvc)")
+      .add("agent-nodes", config::OptionKind::String, "all",
           "run a model agent for these simulated nodes (comma-separated names, \"all\", or \"none\")")
       .add("samples", config::OptionKind::String, "",
           "apply the manifests under this directory at start and report what omed made of them (default: "
@@ -323,6 +331,13 @@ int run_role(const std::string& role, int argc, char** argv) {
     }
     dc.download_workers = static_cast<size_t>(opts.integer("download-workers"));
   }
+  if (role == "controller" || role == "standalone") {
+    dc.parse_image = opts.str("parse-image");
+    if (dc.parse_image.empty()) {
+      std::cerr << "omed " << role << ": --parse-image must name an image\n";
+      return 2;
+    }
+  }
   if (role == "standalone")
     dc.leader_election = false;  // one process: nobody to elect
   if (role == "standalone" || role == "apiserver") {
@@ -381,6 +396,12 @@ int run_role(const std::string& role, int argc, char** argv) {
         }
         if (dc.models_root.empty())
           dc.models_root = (std::filesystem::path(ao.data_dir.empty() ? ".omed" : ao.data_dir) / "models").string();
+        // The kubelet runs parse Jobs for real, reading claims from here.
+        std::string pvc_root = opts.str("pvc-root");
+        if (pvc_root.empty())
+          pvc_root = (std::filesystem::path(ao.data_dir.empty() ? ".omed" : ao.data_dir) / "pvc").string();
+        std::error_code ec;
+        dc.sim->pvc_root = std::filesystem::absolute(pvc_root, ec).string();
       }
     } else if (!err.empty()) {
       std::cerr << "omed " << role << ": " << err << "\n";
@@ -489,6 +510,8 @@ int main(int argc, char** argv) {
     return run_validate(argc, argv);
   if (cmd == "inspect-model")
     return cli::run_inspect_model(argc, argv);
+  if (cmd == "parse-model")
+    return cli::run_parse_model(argc, argv);
   std::cerr << "omed: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;
 }

@@ -1,5 +1,5 @@
 // Remote parsing: a ByteSource over HTTP Range requests lets the weight parsers read headers in
-// place. Each source reads ahead a little (one request usually covers a safetensors header).
+// place, fetching safetensors headers exactly and in parallel, never the weights behind them.
 #include "omed/model/remote_inspector.hpp"
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 
 #include "http_get.hpp"
 #include "omed/common/json.hpp"
+#include "omed/common/strings.hpp"
 #include "omed/model/byte_source.hpp"
 #include "omed/model/config_parser.hpp"
 #include "omed/model/parameter_count.hpp"
@@ -20,58 +21,71 @@ namespace omed::model {
 
 namespace {
 
-constexpr uint64_t kReadAhead = 256 * 1024;  // most safetensors headers fit; bigger ones take two reads
+// safetensors reads are exact (the 8-byte length, then the header): a read-ahead would save a
+// round trip per shard but fetch weight bytes, tens of MiB across 160 shards. Formats parsed by
+// many small reads (GGUF metadata) get a window, or they would cost a request per field.
+constexpr uint64_t kReadAhead = 256 * 1024;
 constexpr size_t kMaxConfigBytes = 16u << 20;
 
 struct Meter {
   std::atomic<uint64_t> requests{0}, bytes{0};
 };
 
-// Range reads of one remote file. The cached window turns the parser's "8 bytes, then the header"
-// into one request.
+// Range reads of one remote file through a one-window cache.
 class HttpRangeSource final : public ByteSource {
 public:
   HttpRangeSource(const RemoteFile& f, const RequestAuthorizer* auth, Meter& meter)
-    : file_(f), auth_(auth), meter_(meter) {}
+    : file_(f), auth_(auth), meter_(meter), read_ahead_(str::ends_with(f.path, ".safetensors") ? 0 : kReadAhead) {}
   uint64_t size() const override { return file_.size.value_or(0); }
   std::string name() const override { return file_.path; }
   [[nodiscard]] std::string read(uint64_t offset, uint64_t len, std::string& out) override {
     if (auto err = check_read_range(offset, len, size(), file_.path); !err.empty())
       return err;
-    if (offset >= cache_off_ && offset + len <= cache_off_ + cache_.size()) {
-      out.assign(cache_, offset - cache_off_, len);
+    if (!cached(offset, len))
+      if (auto err = fetch(offset, std::min(size() - offset, std::max(len, read_ahead_))); !err.empty())
+        return err;
+    out.assign(cache_, offset - cache_off_, len);
+    return {};
+  }
+
+  // Fetches [offset, offset+len) into the window later reads are served from.
+  [[nodiscard]] std::string fetch(uint64_t offset, uint64_t len) {
+    if (auto err = check_read_range(offset, len, size(), file_.path); !err.empty())
+      return err;
+    if (cached(offset, len))
       return {};
-    }
-    uint64_t want = std::min(size() - offset, std::max(len, kReadAhead));
     net::Request rq;
     rq.url = file_.url;
     rq.auth = auth_;
-    rq.headers.push_back({"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + want - 1)});
-    rq.max_body = static_cast<size_t>(want) + 1;
+    rq.headers.push_back({"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + len - 1)});
+    rq.max_body = static_cast<size_t>(len) + 1;
     std::optional<std::chrono::seconds> ra;
     net::Response r = net::perform_with_retry(rq, net::RetryPolicy{}, ra);
     meter_.requests++;
     meter_.bytes += r.body.size();
     if (!r.transport_ok)
       return file_.path + ": " + r.transport_error;
-    if (r.status == 200 && offset == 0 && r.body.size() >= len) {
-      // A server without Range support sent the start of the file: good enough for a header.
-    } else if (r.status != 206) {
-      return file_.path + ": range request answered " + std::to_string(r.status);
-    }
+    if (r.status != 206)
+      return file_.path + ": range request answered " + std::to_string(r.status) +
+             (r.status == 200 ? " (the server ignores Range; remote parsing needs it)" : "");
     if (r.body.size() < len)
       return file_.path + ": short range response (" + std::to_string(r.body.size()) + " of " +
              std::to_string(len) + " bytes)";
     cache_ = std::move(r.body);
+    cache_.resize(len);
     cache_off_ = offset;
-    out.assign(cache_, 0, len);
     return {};
   }
 
 private:
+  bool cached(uint64_t offset, uint64_t len) const {
+    return offset >= cache_off_ && offset + len <= cache_off_ + cache_.size();
+  }
+
   RemoteFile file_;
   const RequestAuthorizer* auth_;
   Meter& meter_;
+  uint64_t read_ahead_;
   std::string cache_;
   uint64_t cache_off_ = 0;
 };
@@ -111,10 +125,6 @@ const RemoteFile* find_config(const std::vector<RemoteFile>& files) {
   return nullptr;
 }
 
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
 
 std::string inspect_remote_model(const StorageUri& uri, const SourceConfig& cfg, ModelFacts& out,
@@ -133,7 +143,7 @@ std::string inspect_remote_model(const StorageUri& uri, const SourceConfig& cfg,
     std::string text, err;
     if (auto e = fetch_small(*config, auth, meter, text); !e.empty())
       return e;
-    bool diffusers = ends_with(config->path, "model_index.json");
+    bool diffusers = str::ends_with(config->path, "model_index.json");
     if (!(diffusers ? parse_diffusers_index(text, out, err) : parse_model_config(text, out, err)))
       return config->path + ": " + err;
     if (auto* st = find(files, dir + "config_sentence_transformers.json")) {
@@ -167,7 +177,7 @@ std::string inspect_remote_model(const StorageUri& uri, const SourceConfig& cfg,
   } else {
     for (const auto& f : files)
       if (f.path.rfind(dir, 0) == 0 && f.path.find('/', dir.size()) == std::string::npos &&
-          (ends_with(f.path, ".safetensors") || ends_with(f.path, ".gguf")))
+          (str::ends_with(f.path, ".safetensors") || str::ends_with(f.path, ".gguf")))
         shards.push_back(&f);
   }
   WeightSummary ws;
@@ -193,8 +203,14 @@ std::string inspect_remote_model(const StorageUri& uri, const SourceConfig& cfg,
       for (size_t i; (i = next++) < wanted.size();) {
         auto src = std::make_unique<HttpRangeSource>(*wanted[i], auth, meter);
         std::string head;
-        // One request: the 8-byte length plus the read-ahead window lands in the cache.
+        // The length, then exactly the header into the window the parser will read it from.
         if (src->size() >= 8 && src->read(0, 8, head).empty()) {
+          uint64_t n = 0;
+          for (int b = 7; b >= 0; --b)
+            n = (n << 8) | static_cast<unsigned char>(head[static_cast<size_t>(b)]);
+          // A hostile length is left to the parser, which rejects it with the reason.
+          if (n <= WeightLimits{}.max_header_bytes && n <= src->size() - 8)
+            (void)src->fetch(0, 8 + n);
           std::lock_guard<std::mutex> lk(mu);
           prefetched[wanted[i]->path] = std::move(src);
         }

@@ -184,7 +184,7 @@ TransferReport TransferEngine::run(const std::vector<RemoteFile>& files, const f
 
   // 3. Planning reads only: present files, the content store, partial downloads.
   fs::path fast_dir = usable_fast_dir(opts_.fast_state_dir);
-  Plan plan = make_plan(files, dest_dir, store, fast_dir, cancel);
+  Plan plan = make_plan(files, dest_dir, store, opts_.link_from_store, fast_dir, cancel);
   if (!plan.error.empty())
     return give_up(plan.error);
   if (auto err = check_disk_space(dest_dir, plan.bytes_to_fetch, opts_.disk_margin_bytes); !err.empty())

@@ -85,7 +85,7 @@ std::optional<Resume> resume_from(const RemoteFile& f, const std::string& sha256
 }
 
 Plan make_plan(const std::vector<RemoteFile>& files, const fs::path& dest, const ContentStore& store,
-               const fs::path& fast_dir, const std::atomic<bool>* cancel) {
+               bool link_from_store, const fs::path& fast_dir, const std::atomic<bool>* cancel) {
   Plan plan;
   plan.error = validate_listing(files);
   if (!plan.error.empty())
@@ -130,7 +130,7 @@ Plan make_plan(const std::vector<RemoteFile>& files, const fs::path& dest, const
     }
     // 2. Same content elsewhere: the store, or an earlier entry of this listing.
     if (!sha.empty()) {
-      if (store.find(sha, f.size)) {
+      if (link_from_store && store.find(sha, f.size)) {
         pf.kind = PlannedFile::Kind::LinkStore;
         continue;
       }

@@ -43,8 +43,10 @@ std::string validate_listing(const std::vector<RemoteFile>& files);
 
 // Reads the destination (never writes): existing files, the content store, partial downloads
 // (their state next to the .part file and, when `fast_dir` is set, the same-boot record there).
+// Without `link_from_store` the store only vouches for files already in `dest`; content other
+// downloads brought is fetched again.
 Plan make_plan(const std::vector<RemoteFile>& files, const std::filesystem::path& dest,
-               const ContentStore& store, const std::filesystem::path& fast_dir,
+               const ContentStore& store, bool link_from_store, const std::filesystem::path& fast_dir,
                const std::atomic<bool>* cancel);
 
 // Combines the two records of one partial download into what may be reused; nullopt when

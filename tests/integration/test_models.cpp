@@ -11,6 +11,7 @@
 #include "../support/hub_fixture.hpp"
 #include "../support/kubectl_runner.hpp"
 #include "../support/process.hpp"
+#include "../support/standalone_cluster.hpp"
 #include "../support/test_env.hpp"
 #include "omed/common/json.hpp"
 
@@ -21,81 +22,10 @@ namespace fs = std::filesystem;
 namespace {
 
 // `omed standalone` with two simulated nodes (one H100, one L4) and its Hub pointed at `hub`.
-class Standalone {
+class Standalone : public StandaloneCluster {
 public:
-  explicit Standalone(const std::string& hf_endpoint) {
-    kubeconfig_ = dir_.path() / "data" / "kubeconfig";
-    server_ = std::make_unique<Process>(
-      std::vector<std::string>{omed_bin(), "standalone", "--port", "0", "--data-dir", (dir_.path() / "data").string(),
-                               "--http-addr", "127.0.0.1:0", "--samples", "none", "--sim-nodes", "1x8xH100,1x1xL4",
-                               "--hf-endpoint", hf_endpoint},
-      dir_.path() / "server.log");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (fs::exists(kubeconfig_) && server_->output().find("omed started") != std::string::npos)
-        break;
-      if (server_->wait(0))
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    INFO(server_->output());
-    REQUIRE(fs::exists(kubeconfig_));
-  }
-  ~Standalone() {
-    server_->signal(SIGTERM);
-    server_->wait(10000);
-  }
-  const fs::path& dir() const { return dir_.path(); }
-  fs::path models_root() const { return dir_.path() / "data" / "models"; }
-  std::string log() const { return server_->output(); }
-  // The last kubectl that failed in get_json (for INFO).
-  const std::string& last_error() const { return last_error_; }
-
-  Run kubectl(std::vector<std::string> args, int timeout_ms = 60000) const {
-    args.insert(args.begin(), {"kubectl", "--cache-dir=" + (dir_.path() / "kube-cache").string()});
-    return run(args, {{"KUBECONFIG", kubeconfig_.string()}}, dir_.path(), timeout_ms);
-  }
-  json::Value get_json(const std::vector<std::string>& what) const {
-    std::vector<std::string> args{"get"};
-    args.insert(args.end(), what.begin(), what.end());
-    args.push_back("-o");
-    args.push_back("json");
-    auto r = kubectl(args);
-    json::Value v;
-    std::string err;
-    if (r.rc != 0 || !json::try_parse(r.out, v, err)) {
-      last_error_ = r.describe();
-      return json::Value();
-    }
-    return v;
-  }
-  std::string apply(const std::string& name, const std::string& yaml) const {
-    auto p = dir_.path() / (name + ".yaml");
-    write_file(p, yaml);
-    auto r = kubectl({"apply", "-f", p.string()});
-    INFO(r.describe());
-    REQUIRE(r.rc == 0);
-    return p.string();
-  }
-  // Polls `pred` over the object (as JSON) until it holds; returns the last object seen.
-  template <class Pred>
-  json::Value await(const std::vector<std::string>& what, Pred pred, int ms = 60000) const {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    json::Value v;
-    do {
-      v = get_json(what);
-      if (pred(v))
-        return v;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    } while (std::chrono::steady_clock::now() < deadline);
-    return v;
-  }
-
-private:
-  TempDir dir_;
-  fs::path kubeconfig_;
-  std::unique_ptr<Process> server_;
-  mutable std::string last_error_;
+  explicit Standalone(const std::string& hf_endpoint)
+    : StandaloneCluster("1x8xH100,1x1xL4", {"--hf-endpoint", hf_endpoint}) {}
 };
 
 std::string text(const json::Value& v, const char* path) {
@@ -248,11 +178,23 @@ TEST_CASE("omed inspect-model prints the facts of a directory, a lone config and
   auto remote = facts({"hf://omed-test/tiny-random-phi", "--hf-endpoint", hub.endpoint(), "-o", "json"});
   CHECK(remote.int_at("parameterCount") == 46282);
   CHECK(remote.string_or("architecture") == "PhiModel");
+  // Per shard: the 8-byte length, then exactly the header; not one byte of the tensors after it.
+  std::string shard = read_file(shared_dir() / "testdata" / "tiny-random-phi" / "model-1-of-2.safetensors");
+  uint64_t header_end = 8;
+  for (int b = 7; b >= 0; --b)
+    header_end += static_cast<uint64_t>(static_cast<unsigned char>(shard[static_cast<size_t>(b)])) << (8 * b);
   size_t ranged = 0, whole = 0;
-  for (auto& r : hub.requests())
-    if (r.server == "cdn")  // only LFS files (the shards) are served by the CDN
-      (r.header("Range") ? ranged : whole)++;
-  CHECK(ranged == 2);
+  for (auto& r : hub.requests()) {
+    if (r.server != "cdn")  // only LFS files (the shards) are served by the CDN
+      continue;
+    (r.header("Range") ? ranged : whole)++;
+    if (auto* range = r.header("Range")) {
+      auto dash = range->find('-');
+      REQUIRE(dash != std::string::npos);
+      CHECK(std::stoull(range->substr(dash + 1)) < header_end);
+    }
+  }
+  CHECK(ranged == 4);
   CHECK(whole == 0);
   auto table = run({omed_bin(), "inspect-model", (shared_dir() / "testdata" / "tiny-random-phi").string(), "-o", "table"},
                    {}, dir.path());

@@ -65,13 +65,13 @@ HubFixture::HubFixture(Options opts) : opts_(std::move(opts)) {
   http::ServerOptions hub_opts;
   hub_ = std::make_unique<http::Server>(hub_opts, [this](std::shared_ptr<http::Exchange> ex) {
     auto res = handle_hub(ex->request());
-    log("hub", ex->request(), res.status);
+    log("hub", ex->request(), res);
     ex->respond(std::move(res));
   });
   hub_->start();
   auto cdn_handler = [this](std::shared_ptr<http::Exchange> ex) {
     auto res = handle_cdn(ex->request());
-    log("cdn", ex->request(), res.status);
+    log("cdn", ex->request(), res);
     ex->respond(std::move(res));
   };
   http::ServerOptions cdn_opts;
@@ -125,26 +125,45 @@ std::string HubFixture::git_blob_oid(std::string_view data) {
 
 std::string HubFixture::add_commit(const std::string& repo, const std::map<std::string, std::string>& files,
                                    const std::string& branch) {
+  return add_commit(repo, files, {}, branch);
+}
+
+std::string HubFixture::add_commit(const std::string& repo, const std::map<std::string, std::string>& files,
+                                   const std::map<std::string, GeneratedFile>& generated, const std::string& branch) {
   std::lock_guard<std::mutex> lock(mu_);
   Commit c;
   std::string seed = repo + "\n" + branch + "\n" + std::to_string(++commit_counter_);
-  for (auto& [path, content] : files) {
-    Blob b;
-    b.content = content;
-    b.lfs = is_lfs(path, content.size());
-    b.sha256 = sha256_hex(content);
+  auto add = [&](const std::string& path, Blob b) {
     if (b.lfs) {
       // The git-lfs pointer file the repository really stores (git-lfs spec v1).
       std::string pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:" + b.sha256 + "\nsize " +
-                            std::to_string(content.size()) + "\n";
+                            std::to_string(b.size) + "\n";
       b.oid = git_blob_oid(pointer);
       b.pointer_size = pointer.size();
-      cdn_blobs_[b.sha256] = content;
+      cdn_blobs_[b.sha256] = CdnObject{b.content, b.size};
     } else {
-      b.oid = git_blob_oid(content);
+      b.oid = git_blob_oid(b.content);
     }
     seed += path + ":" + b.oid + "\n";
-    c.files.emplace(path, std::move(b));
+    c.files.insert_or_assign(path, std::move(b));
+  };
+  for (auto& [path, content] : files) {
+    Blob b;
+    b.content = content;
+    b.size = content.size();
+    b.lfs = is_lfs(path, content.size());
+    b.sha256 = sha256_hex(content);
+    add(path, std::move(b));
+  }
+  for (auto& [path, g] : generated) {
+    if (g.size < g.head.size())
+      throw std::invalid_argument("generated file " + path + " is smaller than its head");
+    Blob b;
+    b.content = g.head;
+    b.size = g.size;
+    b.lfs = true;
+    b.sha256 = g.sha256;
+    add(path, std::move(b));
   }
   c.sha = sha1_hex(seed);
   auto& r = repos_[repo];
@@ -226,9 +245,9 @@ size_t HubFixture::count_requests(std::string_view server, std::string_view path
   return n;
 }
 
-void HubFixture::log(const std::string& server, const http::Request& req, int status) {
+void HubFixture::log(const std::string& server, const http::Request& req, const http::Response& res) {
   std::lock_guard<std::mutex> lock(mu_);
-  log_.push_back(LoggedRequest{server, req.method, req.target, req.path, req.headers, status});
+  log_.push_back(LoggedRequest{server, req.method, req.target, req.path, req.headers, res.status, res.body.size()});
 }
 
 const HubFixture::Commit* HubFixture::find_commit(const Repo& repo, const std::string& rev) const {
@@ -240,26 +259,38 @@ const HubFixture::Commit* HubFixture::find_commit(const Repo& repo, const std::s
 }
 
 // Single byte ranges (RFC 9110 14.2) with If-Range, as a CDN serving model files does.
-http::Response HubFixture::serve_bytes(const http::Request& req, const std::string& content, const std::string& etag) {
+http::Response HubFixture::serve_bytes(const http::Request& req, const std::string& content, uint64_t size,
+                                       const std::string& etag) {
   http::Response r;
   r.header("ETag", etag).header("Accept-Ranges", "bytes").header("Content-Type", "application/octet-stream");
   auto* range = req.header("Range");
   auto* if_range = req.header("If-Range");
   bool use_range = range && (!if_range || *if_range == etag);
-  size_t n = content.size();
+  const uint64_t n = size;
+  // Bytes [first, last] of content-then-zeros; refused past a size no test needs in memory.
+  auto slice = [&](uint64_t first, uint64_t last) {
+    std::string out;
+    if (last - first + 1 > (256ull << 20))
+      return false;
+    if (first < content.size())
+      out = content.substr(first, std::min<uint64_t>(last + 1, content.size()) - first);
+    out.resize(last - first + 1, '\0');
+    r.body = std::move(out);
+    return true;
+  };
   if (use_range && str::starts_with(*range, "bytes=") && range->find(',') == std::string::npos) {
     std::string spec = range->substr(6);
     auto dash = spec.find('-');
     bool ok = dash != std::string::npos;
-    size_t first = 0, last = n ? n - 1 : 0;
+    uint64_t first = 0, last = n ? n - 1 : 0;
     try {
       if (ok && dash == 0) {
-        size_t suffix = std::stoull(spec.substr(1));
+        uint64_t suffix = std::stoull(spec.substr(1));
         first = suffix >= n ? 0 : n - suffix;
       } else if (ok) {
         first = std::stoull(spec.substr(0, dash));
         if (dash + 1 < spec.size())
-          last = std::min<size_t>(std::stoull(spec.substr(dash + 1)), n ? n - 1 : 0);
+          last = std::min<uint64_t>(std::stoull(spec.substr(dash + 1)), n ? n - 1 : 0);
       }
     } catch (const std::exception&) {
       ok = false;
@@ -271,13 +302,13 @@ http::Response HubFixture::serve_bytes(const http::Request& req, const std::stri
     }
     r.status = 206;
     r.header("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(n));
-    if (req.method != "HEAD")
-      r.body = content.substr(first, last - first + 1);
+    if (req.method != "HEAD" && !slice(first, last))
+      return http::Response::text(500, "fixture: range too large to generate");
     return r;
   }
   r.status = 200;
-  if (req.method != "HEAD")
-    r.body = content;
+  if (req.method != "HEAD" && n > 0 && !slice(0, n - 1))
+    return http::Response::text(500, "fixture: body too large to generate");
   return r;
 }
 
@@ -287,15 +318,15 @@ http::Response HubFixture::handle_cdn(const http::Request& req) {
   if (!str::starts_with(req.path, "/cdn/"))
     return http::Response::text(404, "not found");
   std::string sha = req.path.substr(5);
-  std::string content;
+  CdnObject obj;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cdn_blobs_.find(sha);
     if (it == cdn_blobs_.end())
       return http::Response::text(404, "no such object");
-    content = it->second;
+    obj = it->second;
   }
-  return serve_bytes(req, content, "\"" + sha + "\"");
+  return serve_bytes(req, obj.head, obj.size, "\"" + sha + "\"");
 }
 
 http::Response HubFixture::handle_hub(const http::Request& req) {
@@ -403,9 +434,9 @@ http::Response HubFixture::handle_hub(const http::Request& req) {
       add_dirs(p);
       if (!recursive && p.find('/', base.size()) != std::string::npos)
         continue;
-      json::Object e{{"type", "file"}, {"oid", b.oid}, {"size", b.content.size()}, {"path", p}};
+      json::Object e{{"type", "file"}, {"oid", b.oid}, {"size", b.size}, {"path", p}};
       if (b.lfs)
-        e.set("lfs", json::Object{{"oid", b.sha256}, {"size", b.content.size()}, {"pointerSize", b.pointer_size}});
+        e.set("lfs", json::Object{{"oid", b.sha256}, {"size", b.size}, {"pointerSize", b.pointer_size}});
       entries.emplace(p, std::move(e));
     }
     json::Array all;
@@ -459,13 +490,13 @@ http::Response HubFixture::handle_hub(const http::Request& req) {
                            http::url_encode("attachment; filename=\"" + path + "\""));
     r.header("X-Repo-Commit", c->sha);
     r.header("X-Linked-Etag", "\"" + b.sha256 + "\"");
-    r.header("X-Linked-Size", std::to_string(b.content.size()));
+    r.header("X-Linked-Size", std::to_string(b.size));
     r.header("ETag", "\"" + b.oid + "\"");
     return r;
   }
   std::string content = b.content, etag = "\"" + b.oid + "\"", sha = c->sha;
   lock.unlock();
-  auto r = serve_bytes(req, content, etag);
+  auto r = serve_bytes(req, content, content.size(), etag);
   r.header("X-Repo-Commit", sha);
   return r;
 }

@@ -43,6 +43,7 @@ public:
     std::string method, target, path;
     std::vector<http::Header> headers;
     int status = 0;
+    size_t body_bytes = 0;  // what the answer carried (benchmarks count bytes served)
     const std::string* header(std::string_view name) const;
   };
 
@@ -60,6 +61,20 @@ public:
   // Returns the commit sha (40 hex).
   std::string add_commit(const std::string& repo, const std::map<std::string, std::string>& files,
                          const std::string& branch = "main");
+
+  // A file too large to hold (a 5 GB shard of a 405B model): `head` is real (say, a safetensors
+  // header), then zeros up to `size`, made on demand for each Range. Hashing hundreds of GB on
+  // every run is unaffordable, so the caller names the sha256 the Hub reports (LFS oid,
+  // X-Linked-Etag, CDN path): a client verifying a full download of it will see a mismatch, which
+  // is why these suit Range readers only. A whole-body GET over 256 MiB answers 500.
+  struct GeneratedFile {
+    std::string head;
+    uint64_t size = 0;
+    std::string sha256;
+  };
+  // As add_commit, with `generated` files in the same commit (always LFS, served by the CDN).
+  std::string add_commit(const std::string& repo, const std::map<std::string, std::string>& files,
+                         const std::map<std::string, GeneratedFile>& generated, const std::string& branch = "main");
   // Every regular file under `dir`, as one commit.
   std::string add_repo_from_dir(const std::string& repo, const std::filesystem::path& dir,
                                 const std::string& branch = "main");
@@ -89,7 +104,8 @@ public:
 
 private:
   struct Blob {
-    std::string content;
+    std::string content;  // the head only, for a generated file
+    uint64_t size = 0;
     bool lfs = false;
     std::string sha256, oid;  // oid: git blob id (of the LFS pointer for LFS files)
     size_t pointer_size = 0;
@@ -108,14 +124,20 @@ private:
 
   http::Response handle_hub(const http::Request& req);
   http::Response handle_cdn(const http::Request& req);
-  http::Response serve_bytes(const http::Request& req, const std::string& content, const std::string& etag);
-  void log(const std::string& server, const http::Request& req, int status);
+  // `content` then zeros up to `size`.
+  http::Response serve_bytes(const http::Request& req, const std::string& content, uint64_t size,
+                             const std::string& etag);
+  void log(const std::string& server, const http::Request& req, const http::Response& res);
   const Commit* find_commit(const Repo& repo, const std::string& rev) const;
 
   Options opts_;
   mutable std::mutex mu_;
   std::map<std::string, Repo> repos_;
-  std::map<std::string, std::string> cdn_blobs_;  // sha256 -> bytes
+  struct CdnObject {
+    std::string head;
+    uint64_t size = 0;
+  };
+  std::map<std::string, CdnObject> cdn_blobs_;  // by sha256
   size_t fail_count_ = 0;
   int fail_status_ = 429, fail_retry_after_ = 1;
   bool fail_ratelimit_header_ = false;

@@ -475,6 +475,25 @@ TEST_CASE("identical content is shared by hard link through the content store", 
   CHECK(rep3.files[1].action == FileAction::Linked);
   CHECK(inode_of(dir.path() / "m3" / "y" / "model-copy.bin") == inode_of(dir.path() / "m3" / "x" / "model.bin"));
   CHECK(srv.bytes_served() == 6 * MiB);
+
+  // link_from_store off (AlwaysDownload): the store's copy is not used, the bytes come from the
+  // source, and the file keeps its own inode; the store keeps the first copy.
+  srv.reset_stats();
+  auto always = opts;
+  always.link_from_store = false;
+  auto rep4 = TransferEngine(always).run({a}, dir.path() / "m4");
+  INFO(rep4.error);
+  REQUIRE(rep4.ok);
+  CHECK(rep4.files[0].action == FileAction::Fetched);
+  CHECK(srv.bytes_served() == 6 * MiB);
+  CHECK(inode_of(dir.path() / "m4" / "x" / "model.bin") != ino);
+  CHECK(inode_of(dir.path() / ".omed-blobs" / "sha256" / a.sha256) == ino);
+  // A file of its own directory that the store vouches for still needs no download.
+  srv.reset_stats();
+  auto rep5 = TransferEngine(always).run({a}, dir.path() / "m2");
+  REQUIRE(rep5.ok);
+  CHECK(rep5.files[0].action != FileAction::Fetched);
+  CHECK(srv.requests().empty());
 }
 
 // ---------------------------------------------------------------- faults

@@ -44,6 +44,7 @@ struct DaemonConfig {
   std::string watch_namespace;       // "" = all
   double qps = 20;                   // client-side rate limit toward the API server
   int burst = 40;
+  std::string parse_image;           // the image of pvc:// models' parse Jobs
 
   // agent role: this node (NODE_NAME) and where its models go. standalone: one agent per
   // simulated node (agent_nodes), each with its own models root under models_root/<node>.

@@ -58,6 +58,9 @@ struct TransferOptions {
   // is already there are linked instead of downloaded. Empty: no store (duplicates within one
   // listing are still linked to their first copy). Must be on the same filesystem as dest.
   std::filesystem::path content_store_dir;
+  // Off: files get into the store (for later runs) but this run links none out of it, so every
+  // byte not already in dest comes from the source (downloadPolicy AlwaysDownload).
+  bool link_from_store = true;
   bool fail_fast = true;            // a file that cannot be fetched stops the whole run
   bool durable = true;              // fsync data, partial state and directories (off: page cache only)
   std::string user_agent = "omed-transfer/1";

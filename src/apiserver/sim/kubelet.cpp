@@ -775,6 +775,8 @@ void Simulation::Impl::kubelet_start(const std::string& key, uint64_t epoch) {
     after(backoff(kp.pull_failures), [this, key, e] { kubelet_start(key, e); });
     return;
   }
+  if (is_parse_pod(*pod))
+    return parse_start(key, epoch);
   kp.stage = KubeletPod::Running;
   kp.container_started_at = now_rfc3339();
   bool first_start = kp.restarts == 0;
@@ -848,7 +850,8 @@ void Simulation::Impl::kubelet_crash(const std::string& key, uint64_t epoch) {
   after(wait, [this, key, e] { kubelet_start(key, e); });
 }
 
-void Simulation::Impl::kubelet_finish(const std::string& key, uint64_t epoch, int exit_code) {
+void Simulation::Impl::kubelet_finish(const std::string& key, uint64_t epoch, int exit_code,
+                                      const std::string& message, const std::string& reason) {
   auto it = kpods.find(key);
   auto* pod = cached(kPods, key);
   if (it == kpods.end() || it->second.epoch != epoch || !pod || deleting(*pod) || !nodes[node_of(*pod)].kubelet_alive)
@@ -861,11 +864,14 @@ void Simulation::Impl::kubelet_finish(const std::string& key, uint64_t epoch, in
   }
   kp.stage = KubeletPod::Finished;
   auto now = now_rfc3339();
-  json::Value term = json::Object{{"terminated", json::Object{{"exitCode", exit_code},
-                                                              {"reason", exit_code == 0 ? "Completed" : "Error"},
-                                                              {"startedAt", kp.container_started_at},
-                                                              {"finishedAt", now},
-                                                              {"containerID", "containerd://" + hex_id(kp.uid, 64)}}}};
+  json::Object terminated{{"exitCode", exit_code},
+                          {"reason", !reason.empty() ? reason : exit_code == 0 ? "Completed" : "Error"},
+                          {"startedAt", kp.container_started_at},
+                          {"finishedAt", now},
+                          {"containerID", "containerd://" + hex_id(kp.uid, 64)}};
+  if (!message.empty())
+    terminated.set("message", message);
+  json::Value term = json::Object{{"terminated", std::move(terminated)}};
   write_pod_status(key, pod_status(*pod, kp, exit_code == 0 ? "Succeeded" : "Failed", term, false));
 }
 

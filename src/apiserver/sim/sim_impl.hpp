@@ -159,7 +159,9 @@ struct Simulation::Impl {
   void kubelet_start(const std::string& key, uint64_t epoch);
   void kubelet_ready(const std::string& key, uint64_t epoch);
   void kubelet_crash(const std::string& key, uint64_t epoch);
-  void kubelet_finish(const std::string& key, uint64_t epoch, int exit_code);
+  // `message`: the container's termination message; `reason`: default Completed / Error.
+  void kubelet_finish(const std::string& key, uint64_t epoch, int exit_code, const std::string& message = "",
+                      const std::string& reason = "");
   void kubelet_stop(const std::string& key, uint64_t epoch);
   bool write_pod_status(const std::string& key, json::Value status);
   json::Value pod_status(const json::Value& pod, const KubeletPod& kp, const std::string& phase,
@@ -174,6 +176,14 @@ struct Simulation::Impl {
   void evict_tick();
   void apply_failure(const Failure& f);
   std::string pick_node(const std::string& want);
+
+  // ---- omed's parse Jobs, run for real (parse_runner.cpp)
+  bool is_parse_pod(const json::Value& pod) const;
+  void parse_start(const std::string& key, uint64_t epoch);
+  std::unique_ptr<ThreadPool> parse_pool;  // waits on the child processes, off the loop
+  // Work handed to the loop by other threads (a finished child).
+  std::deque<std::function<void()>> posted;
+  void post(std::function<void()> fn);
 
   // ---- workload controllers (workloads.cpp)
   void reconcile_deployment(const std::string& key);

@@ -365,6 +365,8 @@ void Simulation::start() {
     return http::Response::json(404, json::dump(st));
   });
   im.event_writer = std::make_unique<ThreadPool>(1, "sim-events");
+  if (!im.opts.pvc_root.empty())
+    im.parse_pool = std::make_unique<ThreadPool>(2, "sim-parse");
   im.thread = std::thread([&im] { im.loop(); });
 }
 
@@ -375,6 +377,8 @@ void Simulation::stop() {
   im.cv.notify_all();
   if (im.thread.joinable())
     im.thread.join();
+  if (im.parse_pool)
+    im.parse_pool->stop();  // children still running are killed (they see running == false)
   if (im.event_writer)
     im.event_writer->stop();  // what was recorded is written before the API server goes
   for (auto& i : im.inf)
@@ -438,6 +442,7 @@ void Simulation::Impl::loop() {
   while (running) {
     std::deque<Line> batch;
     std::deque<Failure> fails;
+    std::deque<std::function<void()>> work;
     {
       std::unique_lock<std::mutex> lk(mu);
       auto wake = next_tick;
@@ -445,9 +450,10 @@ void Simulation::Impl::loop() {
         wake = std::min(wake, timers.top().at);
       if (work_left())
         wake = Clock::now();
-      cv.wait_until(lk, wake, [&] { return !running || !lines.empty() || !injected.empty(); });
+      cv.wait_until(lk, wake, [&] { return !running || !lines.empty() || !injected.empty() || !posted.empty(); });
       batch.swap(lines);
       fails.swap(injected);
+      work.swap(posted);
     }
     if (!running)
       break;
@@ -455,6 +461,8 @@ void Simulation::Impl::loop() {
       apply_line(l);
     for (auto& f : fails)
       apply_failure(f);
+    for (auto& fn : work)
+      fn();
     auto now = Clock::now();
     while (!timers.empty() && timers.top().at <= now) {
       auto fn = timers.top().fn;

@@ -63,6 +63,12 @@ struct SimOptions {
   Millis node_monitor_grace{40000}; // no heartbeat for this long: the node is NotReady (Unknown)
   std::vector<Failure> failures;    // from flags and the scenario
   bool install_lws_crd = true;      // serve LeaderWorkerSets even without the real CRD loaded
+  // Volumes: claim NAMESPACE/NAME is the directory pvc_root/NAMESPACE/NAME. With it set, the
+  // kubelets run omed's own parse Jobs for real (this binary, the claim's directory in place of
+  // the mount); every other pod stays simulated. Empty: parse Jobs are simulated like the rest.
+  std::string pvc_root;
+  std::string parse_binary = "/proc/self/exe";
+  Millis parse_timeout{120000};     // a parse that takes longer is killed (the Job's deadline)
 };
 
 // Reads a YAML scenario / cluster profile: the node profile (see parse_cluster_profile), plus
