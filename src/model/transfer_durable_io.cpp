@@ -43,11 +43,11 @@ std::string fsync_directory(const fs::path& dir) {
   return err;
 }
 
-std::string write_file_atomically(const fs::path& path, const std::string& content, bool durable) {
+std::string write_temp_file(const fs::path& path, const std::string& content, bool durable, fs::path& tmp) {
   // A random suffix keeps two writers (e.g. a stale process and its restart) off each other's
   // temporary file; the rename decides which content wins.
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  fs::path tmp = path;
+  tmp = path;
   tmp += ".tmp" + std::to_string(rng() % 1000000000);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -72,6 +72,13 @@ std::string write_file_atomically(const fs::path& path, const std::string& conte
     return "syncing " + tmp.string() + ": " + describe_errno(e);
   }
   ::close(fd);
+  return {};
+}
+
+std::string write_file_atomically(const fs::path& path, const std::string& content, bool durable) {
+  fs::path tmp;
+  if (auto err = write_temp_file(path, content, durable, tmp); !err.empty())
+    return err;
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());

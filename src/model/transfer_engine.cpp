@@ -78,6 +78,25 @@ fs::path usable_fast_dir(const fs::path& dir) {
   return dir;
 }
 
+// Temporary siblings of state files (write_file_atomically's "<name>.tmp<digits>") that a
+// killed process left half-written. Only called under the run lock: no live writer owns them.
+void remove_stale_temp_files(const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    auto at = name.rfind(".tmp");
+    if (at == std::string::npos || at + 4 == name.size() || !it->is_regular_file(ec))
+      continue;
+    if (std::all_of(name.begin() + static_cast<std::ptrdiff_t>(at + 4), name.end(),
+                    [](char c) { return c >= '0' && c <= '9'; }))
+      stale.push_back(it->path());
+  }
+  for (auto& p : stale)
+    ::unlink(p.c_str());
+}
+
 }  // namespace
 
 const char* file_action_name(FileAction a) {
@@ -173,6 +192,7 @@ TransferReport TransferEngine::run(const std::vector<RemoteFile>& files, const f
   RunLock lock;
   if (auto err = lock.acquire(dest_dir / kPartialDir / "lock"); !err.empty())
     return finish(err);
+  remove_stale_temp_files(dest_dir / kPartialDir);
   // A run that stops before downloading leaves the filesystem as it found it.
   auto give_up = [&](std::string err) {
     lock.release(true);

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "omed/log/logger.hpp"
 #include "omed/model/transfer/durable_io.hpp"
 #include "transfer_checkpointer.hpp"
 
@@ -87,20 +88,42 @@ void Syncer::sync(const std::shared_ptr<FileJob>& ref) {
     events_.push({JobEvent::Kind::IoFailed, ref, "syncing " + job.part_path.string() + ": " + describe_errno(e), {}});
     return;
   }
-  std::lock_guard<std::mutex> sl(job.state_mu);
-  if (job.retired)
-    return;
-  {
-    std::lock_guard<std::mutex> lk(job.mu);
-    if (job.generation != gen)
-      return;  // the content restarted while we synced: the snapshot describes old bytes
-  }
-  job.durable = std::move(snap);
-  job.durable_generation = gen;
-  job.synced_written = written;
+  std::string text;
   uint64_t now_written = 0;
-  PartialState st = snapshot_state(job, now_written);
-  save_state(job, st, true);
+  {
+    std::lock_guard<std::mutex> sl(job.state_mu);
+    if (job.retired)
+      return;
+    {
+      std::lock_guard<std::mutex> lk(job.mu);
+      if (job.generation != gen)
+        return;  // the content restarted while we synced: the snapshot describes old bytes
+    }
+    job.durable = std::move(snap);
+    job.durable_generation = gen;
+    job.synced_written = written;
+    text = snapshot_state(job, now_written).encode();
+    if (text == job.saved_state)
+      return;
+  }
+  // The record's own fsync waits for the journal, behind gigabytes of writeback on ext4: done
+  // outside state_mu, or the frequent same-boot checkpoints would stall behind it.
+  std::filesystem::path tmp;
+  if (auto err = write_temp_file(job.state_path, text, true, tmp); !err.empty()) {
+    omed::log::Logger("transfer").warn("cannot save partial download state").kv("file", job.remote.path).kv("error", err);
+    return;
+  }
+  std::lock_guard<std::mutex> sl(job.state_mu);
+  bool current = !job.retired;
+  if (current) {
+    std::lock_guard<std::mutex> lk(job.mu);
+    current = job.generation == gen;  // a reset meanwhile recorded the cleared state: keep it
+  }
+  if (!current || ::rename(tmp.c_str(), job.state_path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return;
+  }
+  job.saved_state = std::move(text);
   job.saved_written = now_written;
 }
 

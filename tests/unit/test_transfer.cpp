@@ -939,6 +939,24 @@ TEST_CASE("two transfers into one directory exclude each other", "[transfer-disk
   CHECK_FALSE(fs::exists(dir.path() / ".omed-partial"));  // lock file and all are gone
 }
 
+TEST_CASE("temporary files a killed run left are cleared under the lock", "[transfer-disk]") {
+  FileServer srv;
+  srv.add_file("/a.bin", 1 * MiB, 95);
+  TempDir dir;
+  // As a process killed inside write_file_atomically leaves them.
+  auto partial = dir.path() / ".omed-partial";
+  omed::testing::write_file(partial / "a.bin.state.tmp123456", "{\"half");
+  omed::testing::write_file(partial / "sub" / "b.bin.state.tmp9", "");
+  omed::testing::write_file(partial / "notes.tmpx", "not ours");
+  auto rep = TransferEngine(quick()).run({listed(srv, "a.bin", 1 * MiB, 95)}, dir.path());
+  INFO(rep.error);
+  REQUIRE(rep.ok);
+  CHECK_FALSE(fs::exists(partial / "a.bin.state.tmp123456"));
+  CHECK_FALSE(fs::exists(partial / "sub" / "b.bin.state.tmp9"));
+  // A name that is not one of ours stays (and so does the directory holding it).
+  CHECK(fs::exists(partial / "notes.tmpx"));
+}
+
 // ---------------------------------------------------------------- crash and resume
 
 #ifdef OMED_TRANSFER_CHILD

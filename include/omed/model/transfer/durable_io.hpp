@@ -12,6 +12,11 @@ namespace omed::model::transfer {
 std::string write_file_atomically(const std::filesystem::path& path, const std::string& content,
                                   bool durable);
 
+// The first half of write_file_atomically: `content` in a new temporary sibling of `path`
+// (fsync'd when durable), named in `tmp`, for a caller that renames it later. Returns "" or an error.
+std::string write_temp_file(const std::filesystem::path& path, const std::string& content, bool durable,
+                            std::filesystem::path& tmp);
+
 // Makes a rename or link inside `dir` survive a power loss. Returns an error or "".
 std::string fsync_directory(const std::filesystem::path& dir);
 
