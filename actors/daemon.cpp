@@ -15,7 +15,9 @@
 #include "omed/actors/model_agent.hpp"
 #include "omed/agent/node_report.hpp"
 #include "omed/controller/admission.hpp"
+#include "omed/controller/fine_tuned_status.hpp"
 #include "omed/controller/model_reports.hpp"
+#include "omed/controller/object_index.hpp"
 #include "omed/controller/parse_pods.hpp"
 #include "omed/k8s/client.hpp"
 #include "omed/k8s/resource.hpp"
@@ -127,11 +129,37 @@ std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apise
   co.observed.push_back(std::move(pods));
   controller::ParseJobSettings parse_settings;
   parse_settings.image = cfg.parse_image.empty() ? std::string("ghcr.io/omed/omed:" OMED_VERSION) : cfg.parse_image;
-  co.make_reconciler = [reports, parse_pods, parse_settings](const std::string& kind,
-                                                            const std::string& key) -> Reconciler {
-    if (kind == "BaseModel" || kind == "ClusterBaseModel")
-      return [reports, parse_pods, parse_settings, kind, key](const controller::Input& in) {
+  // Fine-tuned weights read their base model: the model reconcilers keep the latest copy of each
+  // base here and wake the weights that read it ("object:" keys in the same subscription table).
+  auto bases = std::make_shared<controller::ObjectIndex>();
+  auto base_changed = [bases, reports, self_slot](const agent::ModelRef& ref, const json::Value* obj) {
+    bool changed = obj ? bases->put(ref.display(), *obj) : bases->remove(ref.display());
+    if (changed && *self_slot)
+      for (auto& [kind, key] : reports->subscribers({"object:" + ref.display()}))
+        (*self_slot)->requeue(kind, key);
+  };
+  co.make_reconciler = [reports, parse_pods, parse_settings, bases, base_changed](
+                         const std::string& kind, const std::string& key) -> Reconciler {
+    if (kind == "FineTunedWeight")
+      return [reports, bases, kind, key](const controller::Input& in) {
         auto cm_key = agent::configmap_key(agent::model_ref(in.object));
+        reports->subscribe(cm_key, kind, key);
+        controller::BaseModelView base;
+        base.ref = controller::base_model_ref(in.object);
+        if (!base.ref.name.empty()) {
+          auto base_cm_key = agent::configmap_key(base.ref);
+          reports->subscribe("object:" + base.ref.display(), kind, key);
+          reports->subscribe(base_cm_key, kind, key);
+          base.object = bases->get(base.ref.display());
+          base.reports = reports->reports_for(base_cm_key);
+        }
+        return controller::fine_tuned_plan(in, reports->reports_for(cm_key), base);
+      };
+    if (kind == "BaseModel" || kind == "ClusterBaseModel")
+      return [reports, parse_pods, parse_settings, base_changed, kind, key](const controller::Input& in) {
+        auto ref = agent::model_ref(in.object);
+        base_changed(ref, &in.object);
+        auto cm_key = agent::configmap_key(ref);
         reports->subscribe(cm_key, kind, key);
         controller::PvcModelContext pvc{parse_settings, {}};
         if (controller::is_pvc_model(in.object)) {
@@ -143,8 +171,10 @@ std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apise
       };
     return [](const controller::Input& in) { return controller::admission_plan(in); };
   };
-  co.on_deleted = [reports](const std::string& kind, const std::string& key, const json::Value&) {
+  co.on_deleted = [reports, base_changed](const std::string& kind, const std::string& key, const json::Value& last) {
     reports->unsubscribe(kind, key);
+    if (kind == "BaseModel" || kind == "ClusterBaseModel")
+      base_changed(agent::model_ref(last), nullptr);
   };
   auto c = std::make_unique<Controller>(std::move(co));
   *self_slot = c.get();

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "omed/actors/watch_stream.hpp"
+#include "omed/agent/download_metrics.hpp"
 #include "omed/common/base64.hpp"
 #include "omed/k8s/client.hpp"
 #include "omed/k8s/node_affinity.hpp"
@@ -43,6 +44,8 @@ struct ModelAgent::Impl {
 
   metrics::Counter* jobs_total = nullptr;
   metrics::Gauge* models_ready = nullptr;
+  // Shared with the detached workers, which report progress into it from their own threads.
+  std::shared_ptr<agent::DownloadMetrics> downloads;
 
   std::shared_ptr<const json::Value> node_snapshot() {
     std::lock_guard<std::mutex> lk(mu);
@@ -323,6 +326,7 @@ void start_worker(downloader_ptr self, const std::string& key, Job& job) {
   auto model = job.model;
   auto fp = job.fingerprint;
   auto cancel = job.cancel;
+  auto downloads = st.impl->downloads;
   auto name = agent::model_ref(*model).name;
   auto parent = caf::actor_cast<downloader_actor>(self);
   self->spawn<caf::detached>([=](caf::event_based_actor* w) {
@@ -332,6 +336,8 @@ void start_worker(downloader_ptr self, const std::string& key, Job& job) {
       if (now - last < interval / 5)
         return;  // the reporter throttles the writes; this only bounds the messages
       last = now;
+      if (downloads)
+        downloads->progress(key, p);
       agent::ModelEntry e;
       e.name = name;
       e.state = agent::NodeModelState::Updating;
@@ -345,6 +351,8 @@ void start_worker(downloader_ptr self, const std::string& key, Job& job) {
       r.state = agent::NodeModelState::Failed;
       r.message = std::string("internal error: ") + ex.what();
     }
+    if (downloads)
+      downloads->finished(key, r.state == agent::NodeModelState::Ready);
     agent::ModelEntry e;
     e.name = name;
     e.state = r.state;
@@ -385,6 +393,8 @@ void remove_job(downloader_ptr self, const std::string& key) {
     return;
   Job& job = it->second;
   job.phase = Job::Phase::Removing;
+  if (st.impl->downloads)
+    st.impl->downloads->forget(key);
   bool delete_files = !agent::files_are_kept(*job.model) && !dir_shared(st, key, job.dir);
   auto dir = job.dir;
   auto parent = caf::actor_cast<downloader_actor>(self);
@@ -576,6 +586,8 @@ ModelAgent::ModelAgent(ModelAgentOptions opts) : impl_(std::make_shared<Impl>())
       return out;
     };
   }
+  im.downloads = std::make_shared<agent::DownloadMetrics>(im.opts.metrics, im.opts.settings.node_name);
+  im.opts.settings.counters = im.downloads->counters();
   if (im.opts.metrics) {
     im.jobs_total = &im.opts.metrics->counter("omed_agent_model_jobs_total", "Model download/parse jobs started.").get();
   }
@@ -585,7 +597,7 @@ ModelAgent::ModelAgent(ModelAgentOptions opts) : impl_(std::make_shared<Impl>())
   wo.rest = im.opts.rest;
   wo.client = im.opts.client;
   wo.leader_election = false;
-  wo.kinds = {"BaseModel", "ClusterBaseModel"};
+  wo.kinds = {"BaseModel", "ClusterBaseModel", "FineTunedWeight"};  // adapters are fetched like models
   wo.owned = {};
   wo.watch_nodes = false;
   wo.supervision = im.opts.supervision;
@@ -609,6 +621,7 @@ ModelAgent::ModelAgent(ModelAgentOptions opts) : impl_(std::make_shared<Impl>())
     if (*watcher_slot) {
       (*watcher_slot)->resync("BaseModel");
       (*watcher_slot)->resync("ClusterBaseModel");
+      (*watcher_slot)->resync("FineTunedWeight");
     }
   };
   wo.observed.push_back(node_kind);
@@ -671,6 +684,7 @@ std::vector<ChildSpec> ModelAgent::children() {
                    // A restarted downloader knows no job: every model actor says again what it wants.
                    impl->watcher->resync("BaseModel");
                    impl->watcher->resync("ClusterBaseModel");
+                   impl->watcher->resync("FineTunedWeight");
                    return caf::actor_cast<caf::actor>(h);
                  }});
   for (auto& c : impl->watcher->children())

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "omed/agent/completion_record.hpp"
+#include "omed/model/adapter_config.hpp"
 #include "omed/model/model_facts.hpp"
 #include "omed/model/model_inspector.hpp"
 #include "omed/model/sources.hpp"
@@ -59,8 +60,34 @@ bool skip_parsing(const json::Value& model) {
   return v && v->is_string() && v->as_string() == "true";
 }
 
+json::Value artifact_of(const std::string& revision, const std::string& path) {
+  json::Object artifact;
+  if (!revision.empty())
+    artifact.set("sha", json::Value(revision));
+  if (!path.empty())
+    artifact.set("path", json::Value(path));
+  return json::Value(std::move(artifact));
+}
+
+// Fine-tuned weights hold adapter_config.json instead of config.json: their report carries the
+// adapter's facts, which the controller checks against the base model.
+JobResult finish_adapter(const std::filesystem::path& dir, const std::string& revision) {
+  JobResult r;
+  r.path = dir.string();
+  model::AdapterFacts facts;
+  std::string err = model::inspect_adapter_dir(dir, facts);
+  if (!err.empty())
+    return failed("files are in place but are not a readable adapter: " + err, false, dir);
+  r.state = NodeModelState::Ready;
+  r.config = model::adapter_facts_to_json(facts);
+  r.config["artifact"] = artifact_of(revision, r.path);
+  return r;
+}
+
 // Parses the files in place and turns the facts into OME's config object.
 JobResult finish(const json::Value& model, const std::filesystem::path& dir, const std::string& revision) {
+  if (model_ref(model).kind == "FineTunedWeight" && !skip_parsing(model))
+    return finish_adapter(dir, revision);
   JobResult r;
   r.path = dir.string();
   if (skip_parsing(model)) {
@@ -108,7 +135,7 @@ model::SourceConfig source_config(const json::Value& model, const model::Storage
   };
   if (!secret.empty() && s.read_secret && !s.read_secret(ns, secret, "")) {
     error = "Secret " + ns + "/" + secret + " named by storage.key does not exist" +
-            (ref.cluster() ? " (a ClusterBaseModel reads its Secret in namespace " + ns + ")" : std::string());
+            (ref.cluster() ? " (a " + ref.kind + " reads its Secret in namespace " + ns + ")" : std::string());
     return cfg;
   }
   if (!secret.empty() && s.read_secret) {
@@ -286,6 +313,7 @@ JobResult run_model_job(const json::Value& model, const AgentSettings& s, const 
   model::TransferOptions to;
   to.max_connections = static_cast<int>(s.max_connections);
   to.content_store_dir = s.blob_dir;
+  to.counters = s.counters;
   // OME's default is AlwaysDownload: only ReuseIfExists takes identical files other models
   // brought to this node (by hard link, after matching their sha256).
   to.link_from_store = reuse;

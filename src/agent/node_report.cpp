@@ -36,8 +36,10 @@ std::string fit(const std::string& s, size_t max) {
 // "<ns>.basemodel.<name>" within `max`: the name gives way first; when the namespace must be
 // cut too it keeps at least 8 characters.
 std::string scoped_key(const ModelRef& m, size_t max) {
-  if (m.cluster())
-    return "clusterbasemodel." + fit(m.name, max - std::string_view("clusterbasemodel.").size());
+  if (m.cluster()) {
+    std::string prefix = m.kind == "FineTunedWeight" ? "finetunedweight." : "clusterbasemodel.";
+    return prefix + fit(m.name, max - prefix.size());
+  }
   const size_t fixed = std::string_view(".basemodel.").size();
   std::string ns = m.ns, name = m.name;
   if (ns.size() + fixed + name.size() <= max)
@@ -164,6 +166,10 @@ json::Value facts_to_config(const model::ModelFacts& f, const std::string& revis
   }
   if (f.context_length)
     c.set("maxTokens", json::Value(*f.context_length));
+  if (f.hidden_size)
+    c.set("hiddenSize", json::Value(*f.hidden_size));
+  if (f.num_layers)
+    c.set("numHiddenLayers", json::Value(*f.num_layers));
   json::Array caps;
   for (const auto& cap : f.capabilities)
     caps.emplace_back(cap);

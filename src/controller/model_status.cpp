@@ -24,6 +24,8 @@ bool empty_field(const json::Value* v) {
   return false;
 }
 
+}  // namespace
+
 std::string percent(uint64_t done, uint64_t total) {
   if (total == 0)
     return "0%";
@@ -41,7 +43,47 @@ std::string join_nodes(const std::vector<std::string>& v, size_t max) {
   return out;
 }
 
-}  // namespace
+ReportRollup roll_up(const std::vector<NodeReport>& reports) {
+  ReportRollup r;
+  for (const auto& rep : reports) {
+    switch (rep.entry.state) {
+      case agent::NodeModelState::Ready:
+        r.ready.push_back(rep.node);
+        if (!r.first_ready || rep.node < r.first_ready->node)
+          r.first_ready = &rep;
+        break;
+      case agent::NodeModelState::Failed:
+        r.failed.push_back(rep.node);
+        if (r.first_failure.empty())
+          r.first_failure = rep.node + ": " + (rep.entry.message.empty() ? "failed" : rep.entry.message);
+        break;
+      case agent::NodeModelState::Updating:
+        r.updating.push_back(rep.node);
+        if (rep.entry.progress) {
+          r.total_bytes += rep.entry.progress->total_bytes;
+          r.completed_bytes += rep.entry.progress->completed_bytes;
+        }
+        break;
+      case agent::NodeModelState::Deleted:
+        break;
+    }
+  }
+  std::sort(r.ready.begin(), r.ready.end());
+  std::sort(r.failed.begin(), r.failed.end());
+  std::sort(r.updating.begin(), r.updating.end());
+  return r;
+}
+
+json::Value progress_status(const ReportRollup& r) {
+  if (r.updating.empty())
+    return json::Value(nullptr);
+  return json::Value(json::Object{
+    {"nodesDownloading", json::Value(static_cast<int64_t>(r.updating.size()))},
+    {"completedBytes", json::Value(static_cast<int64_t>(r.completed_bytes))},
+    {"totalBytes", json::Value(static_cast<int64_t>(r.total_bytes))},
+    {"percent", json::Value(percent(r.completed_bytes, r.total_bytes))},
+  });
+}
 
 json::Object spec_fill_from(const json::Value& object, const json::Value& config) {
   json::Object fill;
@@ -80,36 +122,13 @@ Plan model_plan(const Input& in, const std::vector<NodeReport>& reports, const P
     return p;
   const json::Value& obj = in.object;
 
-  std::vector<std::string> ready, failed, updating;
-  uint64_t total = 0, done = 0;
-  const NodeReport* facts_from = nullptr;
-  std::string first_failure;
-  for (const auto& r : reports) {
-    switch (r.entry.state) {
-      case agent::NodeModelState::Ready:
-        ready.push_back(r.node);
-        if (!facts_from || r.node < facts_from->node)
-          facts_from = &r;
-        break;
-      case agent::NodeModelState::Failed:
-        failed.push_back(r.node);
-        if (first_failure.empty())
-          first_failure = r.node + ": " + (r.entry.message.empty() ? "failed" : r.entry.message);
-        break;
-      case agent::NodeModelState::Updating:
-        updating.push_back(r.node);
-        if (r.entry.progress) {
-          total += r.entry.progress->total_bytes;
-          done += r.entry.progress->completed_bytes;
-        }
-        break;
-      case agent::NodeModelState::Deleted:
-        break;
-    }
-  }
-  std::sort(ready.begin(), ready.end());
-  std::sort(failed.begin(), failed.end());
-  std::sort(updating.begin(), updating.end());
+  ReportRollup roll = roll_up(reports);
+  const auto& ready = roll.ready;
+  const auto& failed = roll.failed;
+  const auto& updating = roll.updating;
+  const uint64_t total = roll.total_bytes, done = roll.completed_bytes;
+  const NodeReport* facts_from = roll.first_ready;
+  const std::string& first_failure = roll.first_failure;
 
   if (is_deleting(obj)) {
     // The finalizer stays until every node removed the files and its entry (Deleted counts as gone).
@@ -161,17 +180,9 @@ Plan model_plan(const Input& in, const std::vector<NodeReport>& reports, const P
                             "no node has reported this model yet (check storage.nodeSelector and that the "
                             "agent runs on the nodes)"});
   }
-  if (!updating.empty()) {
-    p.status.set("progress", json::Value(json::Object{
-                               {"nodesDownloading", json::Value(static_cast<int64_t>(updating.size()))},
-                               {"completedBytes", json::Value(static_cast<int64_t>(done))},
-                               {"totalBytes", json::Value(static_cast<int64_t>(total))},
-                               {"percent", json::Value(percent(done, total))},
-                             }));
+  p.status.set("progress", progress_status(roll));
+  if (!updating.empty())
     p.requeue_after = std::chrono::seconds(5);
-  } else {
-    p.status.set("progress", json::Value(nullptr));
-  }
   // Events on transitions only: the state the object shows now differs from the one planned.
   const json::Value* cur = obj.at_path("status.state");
   std::string current = cur && cur->is_string() ? cur->as_string() : "";

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "../support/file_server.hpp"
 #include "../support/hub_fixture.hpp"
 #include "../support/kubectl_runner.hpp"
 #include "../support/process.hpp"
@@ -199,4 +200,44 @@ TEST_CASE("omed inspect-model prints the facts of a directory, a lone config and
   auto table = run({omed_bin(), "inspect-model", (shared_dir() / "testdata" / "tiny-random-phi").string(), "-o", "table"},
                    {}, dir.path());
   CHECK_THAT(table.out, Catch::Contains("PARAMETERS         46282"));
+}
+
+TEST_CASE("omed killed with SIGKILL in the middle of a multi-GiB model resumes it after the restart",
+          "[models-e2e]") {
+  if (!kubectl_usable())
+    return;
+  // A plain HTTP source (reference §2.3 http(s)://) on the transfer tests' server, which streams
+  // generated content and counts the bytes it really sent.
+  constexpr uint64_t size = 2ull << 30;
+  FileServer srv;
+  srv.add_file("/weights/llm.bin", size, 2027);
+  Standalone s("http://127.0.0.1:1");  // no Hub needed
+  // The bytes are no model: OME's opt-out annotation makes the agent keep them unparsed.
+  s.apply("big", "apiVersion: ome.io/v1beta1\nkind: ClusterBaseModel\nmetadata:\n  name: big\n  annotations:\n"
+                 "    ome.oracle.com/skip-config-parsing: \"true\"\nspec:\n  modelFormat:\n    name: safetensors\n"
+                 "  storage:\n    storageUri: " + srv.url("/weights/llm.bin") + "\n    nodeSelector:\n"
+                 "      nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3\n");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (srv.bytes_served() < size / 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(srv.bytes_served() >= size / 2);
+  s.kill_and_restart();
+  const uint64_t before = srv.bytes_served();
+
+  auto obj = s.await({"clusterbasemodel", "big"}, [](const json::Value& v) { return text(v, "status.state") == "Ready"; },
+                     180000);
+  INFO(json::pretty(obj) << "\n" << s.last_error() << "\n" << s.log());
+  REQUIRE(text(obj, "status.state") == "Ready");
+  const uint64_t served = srv.bytes_served();
+  WARN("killed after " << before / (1 << 20) << " MiB served; " << served / (1 << 20) << " MiB in total for "
+                       << size / (1 << 20) << " MiB");
+  // What was fetched twice: at most 5% of the file.
+  CHECK(static_cast<double>(served) <= 1.05 * static_cast<double>(size));
+  // The model's directory is named after the URL; the file keeps its own name inside it.
+  fs::path dir = s.models_root() / kTinyPhiNode / "http" / ("127.0.0.1_" + std::to_string(srv.port())) / "weights" /
+                 "llm.bin";
+  REQUIRE(fs::exists(dir / "llm.bin"));
+  CHECK(fs::file_size(dir / "llm.bin") == size);
+  CHECK(sha256_of_file((dir / "llm.bin").string()) == content_sha256(2027, size));
+  CHECK_FALSE(fs::exists(dir / ".omed-partial"));
 }

@@ -24,20 +24,10 @@ public:
   // `sim_nodes` as --sim-nodes takes it ("1x8xH100,1x1xL4"); `extra` more flags.
   explicit StandaloneCluster(const std::string& sim_nodes, std::vector<std::string> extra = {}) {
     kubeconfig_ = dir_.path() / "data" / "kubeconfig";
-    std::vector<std::string> args{omed_bin(), "standalone", "--port", "0", "--data-dir", data_dir().string(),
-                                  "--http-addr", "127.0.0.1:0", "--samples", "none", "--sim-nodes", sim_nodes};
-    args.insert(args.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<Process>(args, dir_.path() / "server.log");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (std::filesystem::exists(kubeconfig_) && server_->output().find("omed started") != std::string::npos)
-        break;
-      if (server_->wait(0))
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    INFO(server_->output());
-    REQUIRE(std::filesystem::exists(kubeconfig_));
+    args_ = {omed_bin(), "standalone", "--port", "0", "--data-dir", data_dir().string(),
+             "--http-addr", "127.0.0.1:0", "--samples", "none", "--sim-nodes", sim_nodes};
+    args_.insert(args_.end(), extra.begin(), extra.end());
+    start();
   }
   ~StandaloneCluster() {
     server_->signal(SIGTERM);
@@ -45,6 +35,14 @@ public:
   }
   StandaloneCluster(const StandaloneCluster&) = delete;
   StandaloneCluster& operator=(const StandaloneCluster&) = delete;
+
+  // SIGKILL (no shutdown code runs), then the same command on the same data directory.
+  void kill_and_restart() {
+    server_->signal(SIGKILL);
+    server_->wait(10000);
+    std::filesystem::remove(kubeconfig_);
+    start();
+  }
 
   const std::filesystem::path& dir() const { return dir_.path(); }
   std::filesystem::path data_dir() const { return dir_.path() / "data"; }
@@ -100,7 +98,23 @@ public:
   }
 
 private:
+  void start() {
+    server_ = std::make_unique<Process>(args_, dir_.path() / ("server-" + std::to_string(starts_++) + ".log"));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (std::filesystem::exists(kubeconfig_) && server_->output().find("omed started") != std::string::npos)
+        break;
+      if (server_->wait(0))
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    INFO(server_->output());
+    REQUIRE(std::filesystem::exists(kubeconfig_));
+  }
+
   TempDir dir_;
+  std::vector<std::string> args_;
+  int starts_ = 0;
   std::filesystem::path kubeconfig_;
   std::unique_ptr<Process> server_;
   mutable std::string last_error_;

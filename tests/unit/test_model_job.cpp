@@ -10,8 +10,10 @@
 #include "../support/hub_fixture.hpp"
 #include "../support/test_env.hpp"
 #include "omed/agent/completion_record.hpp"
+#include "omed/agent/download_metrics.hpp"
 #include "omed/agent/model_job.hpp"
 #include "omed/common/json.hpp"
+#include "omed/metrics/registry.hpp"
 
 using namespace omed;
 using omed::testing::HubFixture;
@@ -179,4 +181,64 @@ TEST_CASE("a completion record with a hostile path or the wrong shape is ignored
   fs::remove(dir.path() / "a" / "config.json");
   fs::create_symlink("/etc/hostname", dir.path() / "a" / "config.json");
   CHECK(agent::check_recorded_files(dir.path(), *rec) == "a/config.json is not a regular file");
+}
+
+namespace {
+// The value of the series `name{labels}` in Prometheus text, or -1.
+double sample(const std::string& text, const std::string& series) {
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos)
+    return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+}  // namespace
+
+TEST_CASE("download totals and per-model progress reach the metrics registry", "[model-job]") {
+  if (!have_shared("testdata/tiny-random-phi"))
+    return;
+  HubFixture hub;
+  std::string sha = hub.add_repo_from_dir(kRepo, omed::testing::shared_dir() / "testdata" / "tiny-random-phi");
+  hub.add_tag(kRepo, "v1", sha);
+  TempDir root;
+  metrics::Registry reg;
+  agent::DownloadMetrics dm(&reg, "node-a");
+  auto s = settings(hub, root.path());
+  s.counters = dm.counters();
+
+  uint64_t model_bytes = 0;
+  for (auto& e : fs::directory_iterator(omed::testing::shared_dir() / "testdata" / "tiny-random-phi"))
+    if (e.is_regular_file())
+      model_bytes += e.file_size();
+  std::atomic<bool> cancel{false};
+  agent::Progress last;
+  auto r = agent::run_model_job(model_object("phi", std::string("hf://") + kRepo), s, cancel,
+                                [&](const agent::Progress& p) {
+                                  last = p;
+                                  dm.progress("phi", p);
+                                });
+  REQUIRE(r.state == agent::NodeModelState::Ready);
+  dm.finished("phi", true);
+  std::string text = reg.expose();
+  INFO(text);
+  // The two shards of tiny-random-phi are byte-identical: one is fetched, the other linked to it.
+  const double shard = static_cast<double>(fs::file_size(omed::testing::shared_dir() / "testdata" / "tiny-random-phi" / kShard));
+  const double fetched = static_cast<double>(model_bytes) - shard;
+  CHECK(sample(text, R"(omed_agent_download_bytes_total{node="node-a"})") == fetched);
+  CHECK(sample(text, R"(omed_agent_download_reused_bytes_total{node="node-a"})") == shard);
+  CHECK(sample(text, R"(omed_agent_model_size_bytes{node="node-a",model="phi"})") == static_cast<double>(model_bytes));
+  CHECK(sample(text, R"(omed_agent_model_downloaded_bytes{node="node-a",model="phi"})") ==
+        static_cast<double>(model_bytes));
+  CHECK(sample(text, R"(omed_agent_model_download_eta_seconds{node="node-a",model="phi"})") == 0);
+  CHECK(last.total_bytes == model_bytes);
+
+  // Reused content counts as reused, not fetched; a forgotten model's series go away.
+  auto again = run(model_object("phi-v1", std::string("hf://") + kRepo + "@v1", "ReuseIfExists"), s);
+  REQUIRE(again.state == agent::NodeModelState::Ready);
+  dm.publish();
+  dm.forget("phi");
+  text = reg.expose();
+  // Only the small files the Hub lists without a sha256 (config, tokenizer) are fetched again.
+  CHECK(sample(text, R"(omed_agent_download_bytes_total{node="node-a"})") - fetched < 4096);
+  CHECK(sample(text, R"(omed_agent_download_reused_bytes_total{node="node-a"})") >= 3 * shard);
+  CHECK(text.find(R"(model="phi")") == std::string::npos);
 }

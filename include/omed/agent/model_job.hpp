@@ -10,6 +10,10 @@
 
 #include "omed/agent/node_report.hpp"
 
+namespace omed::model {
+struct TransferCounters;
+}
+
 namespace omed::agent {
 
 struct AgentSettings {
@@ -24,6 +28,7 @@ struct AgentSettings {
   std::function<std::optional<std::string>(const std::string& ns, const std::string& name, const std::string& key)>
     read_secret;
   size_t max_connections = 16;
+  model::TransferCounters* counters = nullptr;  // the agent's download totals (for /metrics)
   // Simulated nodes share one filesystem: an absolute storage.path is taken relative to
   // models_root instead (standalone), so two "nodes" never write the same directory.
   bool reroot_storage_paths = false;

@@ -21,12 +21,12 @@ inline constexpr const char* kReportNamespace = "ome";
 inline constexpr const char* kReportLabel = "models.ome/basemodel-status";
 inline constexpr const char* kLabelPrefix = "models.ome.io/";
 
-// A BaseModel (namespaced) or ClusterBaseModel (ns empty).
+// A BaseModel (namespaced), or a ClusterBaseModel or FineTunedWeight (cluster-scoped, ns empty).
 struct ModelRef {
   std::string kind;
   std::string ns;
   std::string name;
-  bool cluster() const { return kind == "ClusterBaseModel"; }
+  bool cluster() const { return kind == "ClusterBaseModel" || kind == "FineTunedWeight"; }
   // "ClusterBaseModel/name" or "BaseModel/ns/name": the key agents and tests log.
   std::string display() const;
 };
@@ -35,8 +35,10 @@ ModelRef model_ref(const json::Value& obj);
 
 // Node label key: models.ome.io/clusterbasemodel.<name> or models.ome.io/<ns>.basemodel.<name>,
 // the name part kept within 63 characters (a long name becomes <8 hex of sha256>-<its tail>).
+// FineTunedWeights (an omed extension; OME's agent reports none): models.ome.io/finetunedweight.<name>.
 std::string node_label_key(const ModelRef& m);
-// ConfigMap data key: clusterbasemodel.<name> or <ns>.basemodel.<name> (within 253 characters).
+// ConfigMap data key: clusterbasemodel.<name>, <ns>.basemodel.<name> or finetunedweight.<name>
+// (within 253 characters).
 std::string configmap_key(const ModelRef& m);
 
 // Per-node states. Deleted is written only transiently; the entry is then removed.
@@ -70,7 +72,8 @@ std::optional<ModelEntry> entry_from_json(const json::Value& v);
 
 // OME's `config` object from parsed facts: modelType, modelArchitecture, modelFramework,
 // modelFormat, modelParameterSize, maxTokens, modelCapabilities, quantization, artifact, plus
-// omed's exact parameterCount.
+// omed's exact parameterCount and the shape adapters are checked against (hiddenSize,
+// numHiddenLayers).
 json::Value facts_to_config(const model::ModelFacts& f, const std::string& revision, const std::string& path);
 
 // Whether the model's storage targets this node: every storage.nodeSelector pair is a node

@@ -16,6 +16,21 @@ struct NodeReport {
   agent::ModelEntry entry;
 };
 
+// Per-node reports counted by state (nodes sorted), with the download progress of the nodes
+// still fetching. Shared by every kind the agents fetch (models and fine-tuned weights).
+struct ReportRollup {
+  std::vector<std::string> ready, failed, updating;
+  uint64_t total_bytes = 0, completed_bytes = 0;
+  const NodeReport* first_ready = nullptr;  // the lowest-named Ready node (its facts are used)
+  std::string first_failure;                // "<node>: <message>"
+};
+ReportRollup roll_up(const std::vector<NodeReport>& reports);
+// "3 node(s)"-style helpers for condition messages.
+std::string join_nodes(const std::vector<std::string>& nodes, size_t max);
+std::string percent(uint64_t done, uint64_t total);
+// status.progress while nodes download (null otherwise, which removes it).
+json::Value progress_status(const ReportRollup& r);
+
 // `reports`: this model's entries from the ConfigMaps of nodes that still exist. Builds on the
 // admission plan (an invalid spec stays Failed with InvalidSpec). pvc:// models are parsed by a
 // Job instead (see pvc_model.hpp); `pvc` says how, and what its pods reported.
