@@ -1,13 +1,15 @@
 // FineTunedWeight: PEFT adapter parsing (also of hostile files), the check against real base
-// configs, the controller's roll-up, and one adapter fetched from the loopback Hub by the agent job.
+// configs, the controller's roll-up, and adapters fetched by the agent job from the loopback Hub and s3rver.
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "../support/hub_fixture.hpp"
 #include "../support/lora_writer.hpp"
+#include "../support/s3rver_fixture.hpp"
 #include "../support/test_env.hpp"
 #include "omed/agent/model_job.hpp"
 #include "omed/agent/node_report.hpp"
@@ -446,4 +448,52 @@ TEST_CASE("the agent job fetches an adapter from the Hub and reports its facts",
   CHECK(r.state == agent::NodeModelState::Failed);
   CHECK_FALSE(r.retryable);
   CHECK_THAT(r.message, Catch::Contains("looks like a full model"));
+}
+
+TEST_CASE("the agent job fetches an adapter from S3 with the keys of the Secret storage.key names",
+          "[fine-tuned-job]") {
+  S3rver s3("adapters");
+  if (!s3.available())
+    return;
+  LoraAdapter a;
+  a.base_model = "omed-test/tiny-random-phi";
+  REQUIRE(s3.put("adapters", "phi/lora-1/adapter_config.json", lora_config_json(a)) == 200);
+  REQUIRE(s3.put("adapters", "phi/lora-1/adapter_model.safetensors", lora_safetensors(a)) == 200);
+  TempDir root;
+  agent::AgentSettings s;
+  s.node_name = "node-a";
+  s.models_root = root.path();
+  s.blob_dir = root.path() / ".omed-blobs";
+  s.s3_endpoint = s3.endpoint();
+  // The Secret as the agent would read it from the API (FineTunedWeights are cluster-scoped:
+  // their Secret lives in the agent's namespace).
+  std::string asked_ns;
+  s.read_secret = [&](const std::string& ns, const std::string& name,
+                      const std::string& key) -> std::optional<std::string> {
+    asked_ns = ns;
+    if (name != "s3-keys")
+      return std::nullopt;
+    if (key.empty())
+      return std::string();
+    if (key == "AWS_ACCESS_KEY_ID" || key == "AWS_SECRET_ACCESS_KEY")
+      return std::string(S3rver::kKey);
+    return std::nullopt;
+  };
+  auto obj = ftw();
+  obj["spec"]["storage"]["storageUri"] = json::Value("s3://adapters/phi/lora-1");
+  obj["spec"]["storage"]["key"] = json::Value("s3-keys");
+  std::atomic<bool> cancel{false};
+  auto r = agent::run_model_job(obj, s, cancel, nullptr);
+  INFO(r.message);
+  REQUIRE(r.state == agent::NodeModelState::Ready);
+  CHECK(asked_ns == agent::kReportNamespace);
+  CHECK(r.config.int_at("rank") == 8);
+  CHECK(r.config.int_at("adapterParameterCount") == static_cast<int64_t>(lora_parameters(a)));
+  CHECK(fs::exists(root.path() / "s3" / "adapters" / "phi" / "lora-1" / "adapter_model.safetensors"));
+
+  // Without the Secret the job fails with a message that names it (and retries later).
+  obj["spec"]["storage"]["key"] = json::Value("missing");
+  auto denied = agent::run_model_job(obj, s, cancel, nullptr);
+  CHECK(denied.state == agent::NodeModelState::Failed);
+  CHECK_THAT(denied.message, Catch::Contains("missing"));
 }

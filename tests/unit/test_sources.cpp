@@ -20,6 +20,7 @@
 
 #include "../support/hub_fixture.hpp"
 #include "../support/process.hpp"
+#include "../support/s3rver_fixture.hpp"
 #include "../support/test_env.hpp"
 #include "omed/common/json.hpp"
 #include "omed/common/strings.hpp"
@@ -1024,66 +1025,11 @@ TEST_CASE("unsupported storage types are reported, not listed", "[model-sources]
 }
 
 // ------------------------------------------------------------------------------------------
-// S3 against npm's s3rver (deploy/local/bootstrap.sh installs it into .omed/npm). s3rver checks
-// that the access key exists and that requests carry x-amz-content-sha256, but not the SigV4
-// signature itself: the known-answer vectors above cover that.
-
-namespace {
-
-std::string s3rver_path() {
-  if (const char* env = std::getenv("OMED_S3RVER"))
-    return env;
-  auto p = omed::testing::source_root() / ".omed" / "npm" / "node_modules" / ".bin" / "s3rver";
-  return std::filesystem::exists(p) ? p.string() : std::string();
-}
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool port_open(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-}  // namespace
-
 TEST_CASE("S3 against s3rver: signed PUTs, paginated ListObjectsV2, sizes and md5", "[model-sources-s3]") {
-  auto bin = s3rver_path();
-  if (bin.empty()) {
-    WARN("*** SKIPPING: s3rver not found (run deploy/local/bootstrap.sh, which installs s3rver@3.7.1 into "
-         ".omed/npm, or set OMED_S3RVER) ***");
-    std::cerr << "\n*** SKIPPING [model-sources-s3]: s3rver not installed ***\n\n";
+  omed::testing::S3rver s3("models");
+  if (!s3.available())
     return;
-  }
-  omed::testing::TempDir tmp;
-  uint16_t port = free_port();
-  // Node 17+ ships OpenSSL 3, whose default provider lacks the DES cipher s3rver 3.7.1 uses for
-  // continuation tokens: the legacy provider brings it back.
-  omed::testing::Process s3({bin, "-d", (tmp.path() / "data").string(), "-a", "127.0.0.1", "-p", std::to_string(port),
-                             "-s", "--configure-bucket", "models"},
-                            tmp.path() / "s3rver.log", {"NODE_OPTIONS=--openssl-legacy-provider"});
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!port_open(port) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  INFO(s3.output());
-  REQUIRE(port_open(port));
-  std::string endpoint = "http://127.0.0.1:" + std::to_string(port);
-  AwsCredentials creds{"S3RVER", "S3RVER", ""};
+  std::string endpoint = s3.endpoint();
 
   std::map<std::string, std::string> objects = {
     {"llama/config.json", "{\"model_type\":\"llama\"}"},
@@ -1094,26 +1040,8 @@ TEST_CASE("S3 against s3rver: signed PUTs, paginated ListObjectsV2, sizes and md
     {"llama2/config.json", "{}"},
   };
   for (auto& [key, body] : objects) {
-    SigV4Request put;
-    put.method = "PUT";
-    put.url = endpoint + "/models/" + key;
-    for (size_t p = put.url.find(' '); p != std::string::npos; p = put.url.find(' '))
-      put.url.replace(p, 1, "%20");
-    for (size_t p = put.url.find('+'); p != std::string::npos; p = put.url.find('+'))
-      put.url.replace(p, 1, "%2B");
-    put.payload_sha256 = HubFixture::sha256_hex(body);
-    put.amz_date = [] {
-      char buf[32];
-      std::time_t t = std::time(nullptr);
-      struct tm tm {};
-      gmtime_r(&t, &tm);
-      std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-      return std::string(buf);
-    }();
-    auto sig = sigv4_sign(put, creds);
-    auto res = fetch_once(put.url, sig.headers, "PUT", body);
-    INFO(key << ": " << res.body);
-    REQUIRE(res.status == 200);
+    INFO(key);
+    REQUIRE(s3.put("models", key, body) == 200);
   }
 
   SourceConfig cfg;
