@@ -62,35 +62,10 @@ void remove_states(FileJob& job) {
   job.saved_fast.clear();
 }
 
-Checkpointer::Checkpointer(const TransferOptions& opts, SyncLedger& ledger) : opts_(opts), ledger_(ledger) {}
-
-Checkpointer::~Checkpointer() { stop(); }
-
-void Checkpointer::start() { thread_ = std::thread([this] { loop(); }); }
-
-void Checkpointer::stop() {
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable())
-    thread_.join();
-}
-
-void Checkpointer::add(const std::shared_ptr<FileJob>& job) {
-  std::lock_guard<std::mutex> lk(mu_);
-  for (auto& j : jobs_)
-    if (j == job)
-      return;
-  jobs_.push_back(job);
-}
-
 void Checkpointer::kick() {
   if (kicked_.exchange(true))
     return;
-  std::lock_guard<std::mutex> lk(mu_);
-  cv_.notify_one();
+  thread_.notify();
 }
 
 void Checkpointer::checkpoint(FileJob& job) {
@@ -107,26 +82,16 @@ void Checkpointer::checkpoint(FileJob& job) {
 
 void Checkpointer::loop() {
   for (;;) {
-    std::vector<std::shared_ptr<FileJob>> jobs;
-    bool stopping = false;
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait_for(lk, opts_.checkpoint_interval, [&] { return stop_ || kicked_.load(); });
-      stopping = stop_;
-      kicked_ = false;
-      ledger_.unsaved = 0;
-      jobs = jobs_;
-    }
-    for (auto& j : jobs)
-      checkpoint(*j);
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      std::erase_if(jobs_, [](const std::shared_ptr<FileJob>& j) {
-        std::lock_guard<std::mutex> sl(j->state_mu);
-        return j->retired;
+    auto round = thread_.next_round(
+      opts_.checkpoint_interval, [&] { return kicked_.load(); },
+      [&] {
+        kicked_ = false;
+        ledger_.unsaved = 0;
       });
-    }
-    if (stopping)
+    for (auto& j : round.jobs)
+      checkpoint(*j);
+    thread_.drop_retired();
+    if (round.stopping)
       return;
   }
 }

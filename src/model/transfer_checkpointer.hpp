@@ -2,29 +2,26 @@
 // state file often and cheaply, so that a killed process resumes with little to refetch.
 #pragma once
 
-#include <condition_variable>
+#include <atomic>
 #include <memory>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "omed/model/transfer.hpp"
 #include "omed/model/transfer/partial_state.hpp"
 #include "transfer_job.hpp"
+#include "transfer_job_thread.hpp"
 
 namespace omed::model::transfer {
 
 class Checkpointer {
 public:
-  Checkpointer(const TransferOptions& opts, SyncLedger& ledger);
-  ~Checkpointer();
+  Checkpointer(const TransferOptions& opts, SyncLedger& ledger) : opts_(opts), ledger_(ledger) {}
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
-  void start();
+  void start() { thread_.start([this] { loop(); }); }
   // Writes a last checkpoint for every job still registered, then joins.
-  void stop();
-  void add(const std::shared_ptr<FileJob>& job);
+  void stop() { thread_.stop(); }
+  void add(const std::shared_ptr<FileJob>& job) { thread_.add(job); }
   // Enough new data arrived: checkpoint now instead of at the next interval.
   void kick();
   bool kick_pending() const { return kicked_.load(std::memory_order_relaxed); }
@@ -35,12 +32,8 @@ private:
 
   const TransferOptions& opts_;
   SyncLedger& ledger_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::shared_ptr<FileJob>> jobs_;
-  bool stop_ = false;
   std::atomic<bool> kicked_{false};
-  std::thread thread_;
+  JobThread thread_;  // last: its thread stops before the members it uses go
 };
 
 // The state of `job` as of now: `written` from its live ranges, `durable` from the last sync.

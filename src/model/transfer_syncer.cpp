@@ -13,30 +13,6 @@
 
 namespace omed::model::transfer {
 
-Syncer::Syncer(const TransferOptions& opts, EventQueue& events) : opts_(opts), events_(events) {}
-
-Syncer::~Syncer() { stop(); }
-
-void Syncer::start() { thread_ = std::thread([this] { loop(); }); }
-
-void Syncer::stop() {
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable())
-    thread_.join();
-}
-
-void Syncer::add(const std::shared_ptr<FileJob>& job) {
-  std::lock_guard<std::mutex> lk(mu_);
-  for (auto& j : jobs_)
-    if (j == job)
-      return;
-  jobs_.push_back(job);
-}
-
 namespace {
 // How often new data is handed to the disk. Without it the kernel would let gigabytes pile up
 // in the page cache (until dirty_background_ratio) with the disk idle, and the final fdatasync
@@ -130,31 +106,19 @@ void Syncer::sync(const std::shared_ptr<FileJob>& ref) {
 void Syncer::loop() {
   auto last_sync = std::chrono::steady_clock::now();
   for (;;) {
-    std::vector<std::shared_ptr<FileJob>> jobs;
-    bool stopping = false;
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait_for(lk, std::min<std::chrono::milliseconds>(kWritebackInterval, opts_.durable_sync_interval),
-                   [&] { return stop_; });
-      stopping = stop_;
-      jobs = jobs_;
-    }
-    for (auto& j : jobs)
+    auto round = thread_.next_round(
+      std::min<std::chrono::milliseconds>(kWritebackInterval, opts_.durable_sync_interval), [] { return false; },
+      [] {});
+    for (auto& j : round.jobs)
       start_writeback(*j);
     auto now = std::chrono::steady_clock::now();
-    if (stopping || now - last_sync >= opts_.durable_sync_interval) {
+    if (round.stopping || now - last_sync >= opts_.durable_sync_interval) {
       last_sync = now;
-      for (auto& j : jobs)
+      for (auto& j : round.jobs)
         sync(j);
     }
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      std::erase_if(jobs_, [](const std::shared_ptr<FileJob>& j) {
-        std::lock_guard<std::mutex> sl(j->state_mu);
-        return j->retired;
-      });
-    }
-    if (stopping)
+    thread_.drop_retired();
+    if (round.stopping)
       return;
   }
 }

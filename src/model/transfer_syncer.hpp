@@ -2,28 +2,24 @@
 // partial downloads streaming and periodically making their progress durable.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "omed/model/transfer.hpp"
 #include "transfer_job.hpp"
+#include "transfer_job_thread.hpp"
 
 namespace omed::model::transfer {
 
 class Syncer {
 public:
-  Syncer(const TransferOptions& opts, EventQueue& events);
-  ~Syncer();
+  Syncer(const TransferOptions& opts, EventQueue& events) : opts_(opts), events_(events) {}
   Syncer(const Syncer&) = delete;
   Syncer& operator=(const Syncer&) = delete;
 
-  void start();
+  void start() { thread_.start([this] { loop(); }); }
   // Syncs every job still registered one last time, then joins.
-  void stop();
-  void add(const std::shared_ptr<FileJob>& job);
+  void stop() { thread_.stop(); }
+  void add(const std::shared_ptr<FileJob>& job) { thread_.add(job); }
 
 private:
   void loop();
@@ -32,11 +28,7 @@ private:
 
   const TransferOptions& opts_;
   EventQueue& events_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::shared_ptr<FileJob>> jobs_;
-  bool stop_ = false;
-  std::thread thread_;
+  JobThread thread_;  // last: its thread stops before the members it uses go
 };
 
 }  // namespace omed::model::transfer
