@@ -115,6 +115,22 @@ WriteResult perform(ApplierState& st, const WriteRequest& w) {
     // Controllers own what they render: force takes fields from other managers (kubectl edits).
     return succeeded(st.opts.client->apply(*ri, *w.body, write_options(st, true)));
   }
+  if (w.op == "delete") {
+    if (!w.body)
+      return failed(0, "BadRequest", "delete without a body");
+    auto ri = resolve(st, *w.body);
+    if (!ri)
+      return failed(404, "NotFound", "the server does not serve " + w.body->string_or("apiVersion") + " " +
+                                       w.body->string_or("kind"));
+    // Background propagation: what the object owns (ReplicaSets, Pods) goes with it.
+    k8s::DeleteOptions d;
+    d.dry_run = st.opts.dry_run;
+    d.propagation = "Background";
+    if (auto* uid = w.body->at_path("metadata.uid"); uid && uid->is_string())
+      d.precondition_uid = uid->as_string();  // never a same-named object created since
+    st.opts.client->remove(*ri, k8s::namespace_of(*w.body), k8s::name_of(*w.body), d);
+    return succeeded(json::Value());
+  }
   auto ri = resolve(st, target);
   if (!ri)
     return failed(404, "NotFound", "the server does not serve " + target.string_or("apiVersion") + " " +

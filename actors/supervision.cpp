@@ -152,8 +152,8 @@ WriteRequest request_for(const controller::Step& step, const std::shared_ptr<con
   WriteRequest w;
   w.op = controller::to_string(step.op);
   w.target = target;
-  if (step.op == controller::StepOp::Apply || step.op == controller::StepOp::Status ||
-      step.op == controller::StepOp::PatchSpec)
+  if (step.op == controller::StepOp::Apply || step.op == controller::StepOp::Delete ||
+      step.op == controller::StepOp::Status || step.op == controller::StepOp::PatchSpec)
     w.body = std::make_shared<const json::Value>(step.body);
   if (step.op == controller::StepOp::Event) {
     w.event_type = step.event.type;

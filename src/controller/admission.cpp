@@ -9,13 +9,8 @@ namespace omed::controller {
 namespace {
 
 std::string condition_message(const json::Value& obj, const std::string& type) {
-  auto* cs = obj.at_path("status.conditions");
-  if (!cs || !cs->is_array())
-    return "";
-  for (auto& c : cs->as_array())
-    if (c.string_or("type") == type)
-      return c.string_or("status") + "|" + c.string_or("message");
-  return "";
+  auto* c = find_condition(obj, type);
+  return c ? c->string_or("status") + "|" + c->string_or("message") : "";
 }
 
 }  // namespace

@@ -36,4 +36,13 @@ std::shared_ptr<const json::Value> ObjectIndex::get(const std::string& key) cons
   return it == objects_.end() ? nullptr : it->second;
 }
 
+std::vector<std::shared_ptr<const json::Value>> ObjectIndex::all() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  std::vector<std::shared_ptr<const json::Value>> out;
+  out.reserve(objects_.size());
+  for (auto& [k, v] : objects_)
+    out.push_back(v);
+  return out;
+}
+
 }  // namespace omed::controller

@@ -3,6 +3,8 @@
 #include "omed/controller/plan.hpp"
 
 #include <algorithm>
+#include <set>
+#include <cstdio>
 #include <ctime>
 
 namespace omed::controller {
@@ -80,6 +82,7 @@ const char* to_string(StepOp op) {
     case StepOp::AddFinalizer: return "add-finalizer";
     case StepOp::RemoveFinalizer: return "remove-finalizer";
     case StepOp::Apply: return "apply";
+    case StepOp::Delete: return "delete";
     case StepOp::PatchSpec: return "patch-spec";
     case StepOp::Status: return "status";
     case StepOp::Event: return "event";
@@ -97,6 +100,16 @@ bool has_finalizer(const json::Value& obj, const std::string& finalizer) {
   return false;
 }
 
+const json::Value* find_condition(const json::Value& obj, const std::string& type) {
+  auto* cs = obj.at_path("status.conditions");
+  if (!cs || !cs->is_array())
+    return nullptr;
+  for (auto& c : cs->as_array())
+    if (c.is_object() && c.string_or("type") == type)
+      return &c;
+  return nullptr;
+}
+
 bool is_deleting(const json::Value& obj) {
   auto* d = obj.at_path("metadata.deletionTimestamp");
   return d && !d->is_null();
@@ -105,6 +118,24 @@ bool is_deleting(const json::Value& obj) {
 int64_t generation_of(const json::Value& obj) {
   auto* md = obj.get("metadata");
   return md ? md->int_at("generation").value_or(0) : 0;
+}
+
+json::Value with_desired_hash(const json::Value& desired) {
+  if (!desired.is_object())
+    return desired;
+  json::Value out = desired;
+  if (auto* a = out.at_path("metadata.annotations"); a && a->is_object())
+    out["metadata"]["annotations"].as_object().erase(kDesiredHashAnnotation);
+  std::string text = json::dump(json::sorted(out));
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across processes, so restarts apply nothing
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  out["metadata"]["annotations"][kDesiredHashAnnotation] = std::string(hex);
+  return out;
 }
 
 bool subset_equal(const json::Value& desired, const json::Value& live) {
@@ -185,11 +216,20 @@ std::vector<Step> steps_for(const json::Value& obj, const Plan& plan, const Owne
       steps.push_back({StepOp::Event, {}, e});
     return steps;
   }
-  for (auto& want : plan.apply) {
+  for (auto& plain : plan.apply) {
+    json::Value want = with_desired_hash(plain);
     auto it = owned.find(owned_key(want));
     if (it != owned.end() && it->second && subset_equal(want, *it->second))
       continue;
-    steps.push_back({StepOp::Apply, want, {}});
+    steps.push_back({StepOp::Apply, std::move(want), {}});
+  }
+  if (plan.prune_owned) {
+    std::set<std::string> wanted;
+    for (auto& want : plan.apply)
+      wanted.insert(owned_key(want));
+    for (auto& [key, live] : owned)
+      if (live && !wanted.count(key) && !is_deleting(*live))
+        steps.push_back({StepOp::Delete, *live, {}});
   }
   if (plan.write_status) {
     auto status = desired_status(obj, plan, now);

@@ -52,21 +52,13 @@ CurrentCondition current_condition(const json::Value& obj, const std::string& ty
 }
 
 bool condition_true(const json::Value& obj, const char* type) {
-  const json::Value* cs = obj.at_path("status.conditions");
-  if (cs && cs->is_array())
-    for (auto& c : cs->as_array())
-      if (c.string_or("type") == type && c.string_or("status") == "True")
-        return true;
-  return false;
+  auto* c = find_condition(obj, type);
+  return c && c->string_or("status") == "True";
 }
 
 std::string condition_message(const json::Value& obj, const char* type) {
-  const json::Value* cs = obj.at_path("status.conditions");
-  if (cs && cs->is_array())
-    for (auto& c : cs->as_array())
-      if (c.string_or("type") == type)
-        return c.string_or("message");
-  return "";
+  auto* c = find_condition(obj, type);
+  return c ? c->string_or("message") : "";
 }
 
 std::string storage_uri_text(const json::Value& model) { return text_at(model, "spec.storage.storageUri"); }

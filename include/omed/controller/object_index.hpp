@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "omed/common/json.hpp"
 
@@ -19,6 +20,8 @@ public:
   // True when something was stored.
   bool remove(const std::string& key);
   std::shared_ptr<const json::Value> get(const std::string& key) const;
+  // Every stored object, in key order.
+  std::vector<std::shared_ptr<const json::Value>> all() const;
 
 private:
   mutable std::mutex mu_;

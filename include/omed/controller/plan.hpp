@@ -49,6 +49,9 @@ struct Plan {
   bool wants_finalizer = true;       // add ome.io/finalizer before any outside effect
   bool cleanup_done = true;          // deleting objects: outside effects are gone, the finalizer may go
   std::vector<json::Value> apply;    // owned objects as desired (server-side apply, field manager omed)
+  // Owned objects not in `apply` are deleted (a component or an autoscaler that is no longer
+  // wanted). Only kinds that render everything they own set it.
+  bool prune_owned = false;
   json::Object status;               // status fields the logic owns, besides conditions/observedGeneration
                                      // (a null value removes the field)
   std::vector<Condition> conditions;
@@ -65,12 +68,12 @@ struct Input {
   const Owned& owned;
 };
 
-enum class StepOp { AddFinalizer, RemoveFinalizer, Apply, PatchSpec, Status, Event };
+enum class StepOp { AddFinalizer, RemoveFinalizer, Apply, Delete, PatchSpec, Status, Event };
 const char* to_string(StepOp op);
 
 struct Step {
   StepOp op;
-  json::Value body;     // Apply: the desired object; PatchSpec: the merge patch; Status: the whole
+  json::Value body;     // Apply: the desired object; Delete: the owned object; PatchSpec: the merge patch; Status: the whole
                         // desired status; Event: the intent
   EventIntent event;
 };
@@ -85,9 +88,17 @@ std::vector<Step> steps_for(const json::Value& obj, const Plan& plan, const Owne
 // observedGeneration = metadata.generation, lastTransitionTime kept for unchanged conditions.
 json::Value desired_status(const json::Value& obj, const Plan& plan, std::chrono::system_clock::time_point now);
 
+// `desired` with annotation omed.io/desired-hash: a hash of everything it sets. Subset comparison
+// cannot see a field we stopped setting; the hash can, and the apply then drops that field.
+inline constexpr const char* kDesiredHashAnnotation = "omed.io/desired-hash";
+json::Value with_desired_hash(const json::Value& desired);
+
 // True when every field `desired` sets has the same value in `live` (lists compared whole).
 // Server-filled metadata (uid, resourceVersion, managedFields, ...) is ignored.
 bool subset_equal(const json::Value& desired, const json::Value& live);
+
+// The stored condition of `type` in obj.status.conditions, or null.
+const json::Value* find_condition(const json::Value& obj, const std::string& type);
 
 bool has_finalizer(const json::Value& obj, const std::string& finalizer = kFinalizer);
 bool is_deleting(const json::Value& obj);
