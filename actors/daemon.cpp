@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "omed/actors/controller.hpp"
+#include "omed/actors/serving.hpp"
 #include "omed/actors/demo.hpp"
 #include "omed/actors/model_agent.hpp"
 #include "omed/agent/node_report.hpp"
@@ -109,10 +110,16 @@ std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apise
   co.observed.push_back(std::move(cms));
   // A deleted node's reports no longer count (its files went with it).
   co.watch_nodes = false;
+  // (serving's accelerator classes learn of removed nodes too; set once serving is wired below)
+  auto node_gone = std::make_shared<std::function<void(const std::string&)>>([](const std::string&) {});
   ObservedKind nodes;
   nodes.resource = *k8s::find_well_known("v1", "Node");
-  nodes.on_deleted = [reports, wake](const std::string& key, const json::Value&) { wake(reports->remove_node(key)); };
+  nodes.on_deleted = [reports, wake, node_gone](const std::string& key, const json::Value&) {
+    wake(reports->remove_node(key));
+    (*node_gone)(key);
+  };
   co.observed.push_back(std::move(nodes));
+  size_t node_observation = co.observed.size() - 1;
   // pvc:// models: their parse Jobs' pods carry the facts; a pod that changes wakes its model.
   auto parse_pods = std::make_shared<controller::ParsePods>();
   auto wake_model = [self_slot](const controller::ParsePods::Wake& w) {
@@ -138,8 +145,8 @@ std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apise
       for (auto& [kind, key] : reports->subscribers({"object:" + ref.display()}))
         (*self_slot)->requeue(kind, key);
   };
-  co.make_reconciler = [reports, parse_pods, parse_settings, bases, base_changed](
-                         const std::string& kind, const std::string& key) -> Reconciler {
+  auto model_reconciler = [reports, parse_pods, parse_settings, bases, base_changed](
+                            const std::string& kind, const std::string& key) -> Reconciler {
     if (kind == "FineTunedWeight")
       return [reports, bases, kind, key](const controller::Input& in) {
         auto cm_key = agent::configmap_key(agent::model_ref(in.object));
@@ -171,8 +178,23 @@ std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apise
       };
     return [](const controller::Input& in) { return controller::admission_plan(in); };
   };
-  co.on_deleted = [reports, base_changed](const std::string& kind, const std::string& key, const json::Value& last) {
+  // Serving: runtimes, accelerator classes, nodes and adapters indexed for InferenceServices.
+  ServingWiring serving;
+  serving.models = bases;
+  serving.reports = reports;
+  serving.controller = self_slot;
+  serving.settings = cfg.render;
+  add_serving_owned(co, serving.settings);
+  auto hooks = serving_hooks(serving);
+  co.make_reconciler = [hooks, model_reconciler](const std::string& kind, const std::string& key) -> Reconciler {
+    return hooks.make_reconciler(kind, key, [&] { return model_reconciler(kind, key); });
+  };
+  co.observed[node_observation].on_object = hooks.on_node;
+  *node_gone = hooks.on_node_deleted;
+  co.on_deleted = [reports, base_changed, hooks](const std::string& kind, const std::string& key,
+                                                 const json::Value& last) {
     reports->unsubscribe(kind, key);
+    hooks.on_deleted(kind, key, last);
     if (kind == "BaseModel" || kind == "ClusterBaseModel")
       base_changed(agent::model_ref(last), nullptr);
   };

@@ -107,7 +107,20 @@ config::Options daemon_options(const std::string& role) {
   if (role == "controller" || role == "standalone")
     o.add("parse-image", config::OptionKind::String, "ghcr.io/omed/omed:" OMED_VERSION,
           "image of the Jobs that read pvc:// models (runs `omed parse-model`; standalone runs the "
-          "command itself, whatever the image)");
+          "command itself, whatever the image)")
+      .add("ingress", config::OptionKind::String, "none",
+           "how InferenceServices are exposed beyond the in-cluster Service: none, ingress, or gateway "
+           "(Gateway API HTTPRoutes)")
+      .add("ingress-domain", config::OptionKind::String, "example.com",
+           "hosts are NAME.NAMESPACE.DOMAIN for Ingresses and HTTPRoutes")
+      .add("ingress-class", config::OptionKind::String, "", "ingressClassName of rendered Ingresses")
+      .add("gateway", config::OptionKind::String, "",
+           "parent Gateways of rendered HTTPRoutes (comma-separated NAMESPACE/NAME)")
+      .add("inference-pool", config::OptionKind::Bool, "false",
+           "render a Gateway API Inference Extension InferencePool over each InferenceService's engine pods")
+      .add("kueue-queue", config::OptionKind::String, "",
+           "label workloads with this Kueue LocalQueue (an InferenceService's kueue.x-k8s.io/queue-name "
+           "annotation wins)");
   if (role == "standalone")
     o.add("pvc-root", config::OptionKind::String, "",
           "the simulated cluster's volumes: claim NAMESPACE/NAME is the directory PVC_ROOT/NAMESPACE/NAME "
@@ -337,6 +350,28 @@ int run_role(const std::string& role, int argc, char** argv) {
       std::cerr << "omed " << role << ": --parse-image must name an image\n";
       return 2;
     }
+    std::string ingress = opts.str("ingress");
+    if (ingress != "none" && ingress != "ingress" && ingress != "gateway") {
+      std::cerr << "omed " << role << ": --ingress must be none, ingress or gateway (got \"" << ingress << "\")\n";
+      return 2;
+    }
+    dc.render.ingress_creation = ingress == "ingress";
+    dc.render.gateway_api = ingress == "gateway";
+    dc.render.ingress_domain = opts.str("ingress-domain");
+    dc.render.ingress_class_name = opts.str("ingress-class");
+    for (size_t b = 0, e; b < opts.str("gateway").size(); b = e + 1) {
+      e = opts.str("gateway").find(',', b);
+      if (e == std::string::npos)
+        e = opts.str("gateway").size();
+      if (e > b)
+        dc.render.gateway_parents.push_back(opts.str("gateway").substr(b, e - b));
+    }
+    if (dc.render.gateway_api && dc.render.gateway_parents.empty()) {
+      std::cerr << "omed " << role << ": --ingress gateway needs --gateway NAMESPACE/NAME\n";
+      return 2;
+    }
+    dc.render.inference_pool = opts.boolean("inference-pool");
+    dc.render.kueue_queue = opts.str("kueue-queue");
   }
   if (role == "standalone")
     dc.leader_election = false;  // one process: nobody to elect

@@ -11,6 +11,7 @@
 
 #include "omed/apiserver/server.hpp"
 #include "omed/apiserver/sim/simulation.hpp"
+#include "omed/render/inference_service.hpp"
 
 namespace omed::actors {
 
@@ -45,6 +46,7 @@ struct DaemonConfig {
   double qps = 20;                   // client-side rate limit toward the API server
   int burst = 40;
   std::string parse_image;           // the image of pvc:// models' parse Jobs
+  render::RenderSettings render;     // how InferenceServices are exposed (ingress, routes, pools, Kueue)
 
   // agent role: this node (NODE_NAME) and where its models go. standalone: one agent per
   // simulated node (agent_nodes), each with its own models root under models_root/<node>.

@@ -1,0 +1,265 @@
+// Serving wiring: the runtime catalog, accelerator classes, nodes and fine-tuned weights as
+// indexes the InferenceService reconciler reads, and the wake-ups that keep it level-triggered.
+#include "omed/actors/serving.hpp"
+
+#include <chrono>
+#include <ctime>
+
+#include "omed/controller/admission.hpp"
+#include "omed/controller/benchmark_plan.hpp"
+#include "omed/controller/inference_service_plan.hpp"
+#include "omed/controller/model_reports.hpp"
+#include "omed/controller/object_index.hpp"
+#include "omed/k8s/discovery.hpp"
+#include "omed/k8s/rest_client.hpp"
+#include "omed/log/logger.hpp"
+#include "omed/selection/accelerator_selector.hpp"
+#include "omed/selection/runtime_catalog.hpp"
+
+namespace omed::actors {
+
+namespace {
+
+constexpr const char* kIsvc = "InferenceService";
+
+std::string text(const json::Value& v, const char* path) {
+  auto* x = v.at_path(path);
+  return x && x->is_string() ? x->as_string() : std::string();
+}
+
+std::string now_rfc3339() {
+  auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+struct Shared {
+  ServingWiring w;
+  selection::RuntimeCatalog catalog;
+  controller::ObjectIndex classes;  // "AcceleratorClass/name"
+  controller::ObjectIndex fine_tuned;  // "FineTunedWeight/name"
+  controller::ObjectIndex nodes;    // node name
+  controller::ObjectIndex isvcs;    // "InferenceService/ns/name", as last seen (BenchmarkJobs read them)
+  log::Logger log{"serving"};
+
+  void requeue_isvcs(const std::vector<std::string>& keys) {
+    if (!*w.controller)
+      return;
+    for (auto& k : keys)
+      (*w.controller)->requeue(kIsvc, k);
+  }
+  void wake_object(const std::string& object_key) {
+    if (!*w.controller)
+      return;
+    for (auto& [kind, key] : w.reports->subscribers({"object:" + object_key}))
+      (*w.controller)->requeue(kind, key);
+  }
+};
+
+// Only a spec change of a class can change a choice; status churn (node counts) cannot.
+bool spec_changed(const std::shared_ptr<const json::Value>& before, const json::Value& after) {
+  if (!before)
+    return true;
+  auto* a = before->get("spec");
+  auto* b = after.get("spec");
+  return !a || !b ? a != b : !(*a == *b);
+}
+
+controller::Plan accelerator_class_plan(Shared& s, const controller::Input& in) {
+  auto p = controller::admission_plan(in);
+  if (!controller::accepted(p))
+    return p;
+  json::Object st = selection::accelerator_class_status(in.object, s.nodes.all());
+  // lastUpdated moves only when what the status says moves: a node heartbeat is not news.
+  bool same = true;
+  for (auto& m : st) {
+    auto* cur = in.object.at_path(("status." + m.key).c_str());
+    if (!cur || !(*cur == m.value))
+      same = false;
+  }
+  auto* last = in.object.at_path("status.lastUpdated");
+  st.set("lastUpdated", same && last && last->is_string() ? last->as_string() : now_rfc3339());
+  int64_t nodes = st.find("availableNodes") && st.find("availableNodes")->is_int() ? st.find("availableNodes")->as_int() : 0;
+  int64_t gpus = st.find("availableAccelerators") && st.find("availableAccelerators")->is_int()
+                   ? st.find("availableAccelerators")->as_int()
+                   : 0;
+  for (auto& m : st)
+    p.status.set(m.key, m.value);
+  if (nodes > 0)
+    p.conditions.push_back({"Available", "True", "NodesMatched",
+                            std::to_string(nodes) + " ready node(s) with " + std::to_string(gpus) + " accelerator(s)"});
+  else
+    p.conditions.push_back({"Available", "False", "NoMatchingNodes", "no ready node matches this class"});
+  return p;
+}
+
+}  // namespace
+
+ServingHooks serving_hooks(ServingWiring wiring) {
+  auto s = std::make_shared<Shared>();
+  s->w = std::move(wiring);
+  ServingHooks h;
+
+  h.make_reconciler = [s](const std::string& kind, const std::string& key,
+                          std::function<Reconciler()> fallback) -> Reconciler {
+    if (kind == "ServingRuntime" || kind == "ClusterServingRuntime")
+      return [s](const controller::Input& in) {
+        auto p = controller::admission_plan(in);
+        if (controller::accepted(p)) {
+          auto change = s->catalog.put(in.object);
+          if (change)
+            s->requeue_isvcs(change.affected);
+        }
+        return p;
+      };
+    if (kind == "AcceleratorClass")
+      return [s](const controller::Input& in) {
+        std::string name = text(in.object, "metadata.name");
+        auto before = s->classes.get("AcceleratorClass/" + name);
+        s->classes.put("AcceleratorClass/" + name, in.object);
+        if (spec_changed(before, in.object) && *s->w.controller)
+          (*s->w.controller)->resync(kIsvc);
+        return accelerator_class_plan(*s, in);
+      };
+    if (kind == "BenchmarkJob")
+      return [s, key](const controller::Input& in) {
+        std::string ins = text(in.object, "spec.endpoint.inferenceService.namespace");
+        if (ins.empty())
+          ins = text(in.object, "metadata.namespace");
+        std::string iname = text(in.object, "spec.endpoint.inferenceService.name");
+        s->w.reports->unsubscribe("BenchmarkJob", key);
+        if (!iname.empty())
+          s->w.reports->subscribe("object:InferenceService/" + ins + "/" + iname, "BenchmarkJob", key);
+        controller::BenchmarkLookups l;
+        l.inference_service = [s](const std::string& n, const std::string& name) {
+          return s->isvcs.get("InferenceService/" + n + "/" + name);
+        };
+        l.model = [s](const std::string& k) { return s->w.models->get(k); };
+        return controller::benchmark_plan(in, l);
+      };
+    if (kind == kIsvc)
+      return [s, key](const controller::Input& in) {
+        std::string ns = text(in.object, "metadata.namespace");
+        std::string self_key = "InferenceService/" + ns + "/" + text(in.object, "metadata.name");
+        if (s->isvcs.put(self_key, in.object))
+          s->wake_object(self_key);
+        std::string model = text(in.object, "spec.model.name");
+        // Woken when either model it may resolve to, or an adapter it names, appears or changes.
+        s->w.reports->unsubscribe(kIsvc, key);
+        s->w.reports->subscribe("object:BaseModel/" + ns + "/" + model, kIsvc, key);
+        s->w.reports->subscribe("object:ClusterBaseModel/" + model, kIsvc, key);
+        if (auto* f = in.object.at_path("spec.model.fineTunedWeights"); f && f->is_array())
+          for (auto& n : f->as_array())
+            if (n.is_string())
+              s->w.reports->subscribe("object:FineTunedWeight/" + n.as_string(), kIsvc, key);
+        controller::ServingLookups l;
+        l.model = [s](const std::string& mns, const std::string& name) {
+          return s->w.models->get(mns.empty() ? "ClusterBaseModel/" + name : "BaseModel/" + mns + "/" + name);
+        };
+        l.select_runtime = [s](const selection::ModelFacts& m, const selection::Requirements& r, const std::string& n) {
+          return s->catalog.select(m, r, n);
+        };
+        l.named_runtime = [s](const selection::ModelFacts& m, const selection::Requirements& r, const std::string& n,
+                              const std::string& name) { return s->catalog.validate(m, r, n, name); };
+        l.accelerator = [s](const json::Value& isvc, const std::string& component, const selection::RuntimeEntry& rt) {
+          auto c = selection::choose_accelerator(isvc, component, rt, [s](const std::string& name) {
+            return s->classes.get("AcceleratorClass/" + name);
+          });
+          return controller::ServingLookups::AcceleratorPick{c.object, c.reason, c.error};
+        };
+        l.fine_tuned = [s](const std::string& name) { return s->fine_tuned.get("FineTunedWeight/" + name); };
+        l.settings = s->w.settings;
+        controller::ServingResolution res;
+        auto p = controller::inference_service_plan(in, l, &res);
+        s->catalog.subscribe(key, res.model_format, res.runtime);
+        return p;
+      };
+    if (kind == "FineTunedWeight") {
+      auto inner = fallback();
+      return [s, inner](const controller::Input& in) {
+        std::string k = "FineTunedWeight/" + text(in.object, "metadata.name");
+        if (s->fine_tuned.put(k, in.object))
+          s->wake_object(k);
+        return inner(in);
+      };
+    }
+    return fallback();
+  };
+
+  h.on_deleted = [s](const std::string& kind, const std::string& key, const json::Value& last) {
+    if (kind == "ServingRuntime" || kind == "ClusterServingRuntime") {
+      auto change = s->catalog.remove(kind, text(last, "metadata.namespace"), text(last, "metadata.name"));
+      s->requeue_isvcs(change.affected);
+    } else if (kind == "AcceleratorClass") {
+      if (s->classes.remove("AcceleratorClass/" + text(last, "metadata.name")) && *s->w.controller)
+        (*s->w.controller)->resync(kIsvc);
+    } else if (kind == "FineTunedWeight") {
+      std::string k = "FineTunedWeight/" + text(last, "metadata.name");
+      if (s->fine_tuned.remove(k))
+        s->wake_object(k);
+    } else if (kind == kIsvc) {
+      s->catalog.unsubscribe(key);
+      std::string k = "InferenceService/" + text(last, "metadata.namespace") + "/" + text(last, "metadata.name");
+      if (s->isvcs.remove(k))
+        s->wake_object(k);
+    }
+  };
+  h.on_node = [s](const json::Value& node) {
+    if (s->nodes.put(text(node, "metadata.name"), node) && *s->w.controller)
+      (*s->w.controller)->resync("AcceleratorClass");
+  };
+  h.on_node_deleted = [s](const std::string& key) {
+    if (s->nodes.remove(key) && *s->w.controller)
+      (*s->w.controller)->resync("AcceleratorClass");
+  };
+  return h;
+}
+
+void add_serving_owned(ControllerOptions& co, render::RenderSettings& settings) {
+  for (auto [api_version, kind] : std::vector<std::pair<const char*, const char*>>{
+         {"v1", "ServiceAccount"}, {"rbac.authorization.k8s.io/v1", "Role"},
+         {"rbac.authorization.k8s.io/v1", "RoleBinding"}})
+    if (auto* ri = k8s::find_well_known(api_version, kind))
+      co.owned.push_back(*ri);
+  log::Logger lg("serving");
+  try {
+    k8s::RestClient rest(co.rest, co.client);
+    k8s::Discovery discovery(rest);
+    struct Optional {
+      const char* api_version;
+      const char* kind;
+      bool* flag;
+    };
+    bool gateway = false, pool = false;
+    for (auto o : {Optional{"leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", &settings.lws},
+                   Optional{"keda.sh/v1alpha1", "ScaledObject", &settings.keda},
+                   Optional{"serving.knative.dev/v1", "Service", &settings.knative},
+                   Optional{"gateway.networking.k8s.io/v1", "HTTPRoute", &gateway},
+                   Optional{"inference.networking.k8s.io/v1", "InferencePool", &pool}}) {
+      auto ri = discovery.resolve(o.api_version, o.kind);
+      *o.flag = ri.has_value();
+      if (ri)
+        co.owned.push_back(*ri);
+      lg.info(ri ? "serving can render this kind" : "this cluster does not serve this kind; not rendered")
+        .kv("apiVersion", o.api_version)
+        .kv("kind", o.kind);
+    }
+    // Routes and pools are opt-in (they need a Gateway); only refuse them when their CRD is missing.
+    if (settings.gateway_api && !gateway) {
+      lg.warn("HTTPRoutes asked for, but Gateway API is not installed; using the in-cluster Service");
+      settings.gateway_api = false;
+    }
+    if (settings.inference_pool && !pool) {
+      lg.warn("InferencePools asked for, but the Inference Extension is not installed");
+      settings.inference_pool = false;
+    }
+  } catch (const std::exception& e) {
+    lg.warn("cannot discover optional kinds; rendering without them").kv("error", e.what());
+    settings.lws = settings.keda = settings.knative = false;
+  }
+}
+
+}  // namespace omed::actors
