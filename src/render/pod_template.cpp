@@ -237,7 +237,20 @@ PodTemplate pod_template(const ComponentContext& c, const std::string& role) {
       return apiserver::builtin_list_strategy("Pod", full);
     });
   }
-  const json::Value* runner = role_spec && role_spec->get("runner") ? role_spec->get("runner") : m.get("runner");
+  // A leader's or worker's runner completes the component's runner (image, ports, resources
+  // given once for the engine), rather than standing alone as OME requires.
+  json::Value role_runner;
+  const json::Value* runner = m.get("runner");
+  if (role_spec && role_spec->get("runner") && role_spec->get("runner")->is_object()) {
+    role_runner = *role_spec->get("runner");
+    if (runner && runner->is_object())
+      role_runner = apiserver::strategic_merge_patch(*runner, role_runner, [](const std::vector<std::string>& p) {
+        std::vector<std::string> full{"spec", "containers", "[]"};
+        full.insert(full.end(), p.begin(), p.end());
+        return apiserver::builtin_list_strategy("Pod", full);
+      });
+    runner = &role_runner;
+  }
   std::string cname = runner && runner->is_object() ? runner->string_or("name") : "";
   if (cname.empty())
     cname = default_container(c.component);
