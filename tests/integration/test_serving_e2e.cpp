@@ -145,6 +145,32 @@ TEST_CASE("InferenceServices on a Hub model become Ready, re-rank on catalog cha
     auto role = s.get_json({"role", "phi-chat-router", "-n", "default"});
     CHECK(json::dump(*role.at_path("rules")).find("\"pods\"") != std::string::npos);
 
+    // A BenchmarkJob against it: genai-bench told the real served model name, the key from a Secret.
+    REQUIRE(s.kubectl({"create", "secret", "generic", "phi-api", "-n", "default", "--from-literal=API_KEY=sk-e2e-secret"}).rc == 0);
+    s.apply("bench", R"Y(apiVersion: ome.io/v1beta1
+kind: BenchmarkJob
+metadata: {name: phi-bench, namespace: default, annotations: {ome.io/api-key-secret: phi-api}}
+spec:
+  endpoint: {inferenceService: {name: phi-chat, namespace: default}}
+  task: text-to-text
+  trafficScenarios: ["D(100,100)"]
+  numConcurrency: [1]
+  maxTimePerIteration: 1
+  maxRequestsPerIteration: 10
+  outputLocation: {storageUri: "s3://bench-results/phi"}
+)Y");
+    auto bj = s.await({"benchmarkjob", "phi-bench", "-n", "default"},
+                      [](const json::Value& v) { return text(v, "status.state") == "Completed"; }, 90000);
+    INFO(json::pretty(bj));
+    CHECK(text(bj, "status.state") == "Completed");
+    auto job = s.get_json({"job", "phi-bench", "-n", "default"});
+    std::string args = json::dump(*job.at_path("spec.template.spec.containers")->as_array()[0].get("args"));
+    CHECK(args.find(R"("--api-model-name","phi-chat")") != std::string::npos);
+    CHECK(args.find(R"("--api-base","http://phi-chat.default.svc.cluster.local:8080")") != std::string::npos);
+    CHECK(args.find(R"Y("--api-key","$(API_KEY)")Y") != std::string::npos);
+    CHECK(json::dump(job).find("sk-e2e-secret") == std::string::npos);
+    CHECK(json::dump(bj).find("sk-e2e-secret") == std::string::npos);
+
     // A better runtime appears: the InferenceService moves to it (re-ranked, rolled).
     s.apply("runtime-b", runtime("srt-phi-b", 2));
     obj = s.await({"inferenceservice", "phi-chat", "-n", "default"}, [](const json::Value& v) {
@@ -174,6 +200,20 @@ TEST_CASE("InferenceServices on a Hub model become Ready, re-rank on catalog cha
   }
 
   SECTION("prefill-decode with a router is Ready only when all three components are") {
+    // Accelerator classes count what the simulated nodes' GPU labels say (GPU memory, not host RAM).
+    REQUIRE(s.kubectl({"apply", "-f", (source_root() / "deploy" / "samples" / "accelerators").string()}).rc == 0);
+    auto h100 = s.await({"acceleratorclass", "nvidia-h100-80gb"}, [](const json::Value& v) {
+      return v.at_path("status.availableNodes") && v.at_path("status.availableNodes")->as_int() == 1;
+    });
+    INFO(json::pretty(h100));
+    CHECK(json::dump(*h100.at_path("status.nodes")) == R"(["sim-h100-0"])");
+    CHECK(h100.at_path("status.totalAccelerators")->as_int() == 8);
+    CHECK(condition(h100, "Available") == "True");
+    auto l4 = s.await({"acceleratorclass", "nvidia-l4"}, [](const json::Value& v) {
+      return v.at_path("status.availableNodes") && v.at_path("status.availableNodes")->as_int() == 1;
+    });
+    CHECK(json::dump(*l4.at_path("status.nodes")) == R"(["sim-l4-0"])");
+
     // The decoder first asks for a node label no node has: engine and router come up, it cannot.
     s.apply("pd", isvc("phi-pd", "  engine: {minReplicas: 1, maxReplicas: 1}\n"
                                  "  decoder:\n    minReplicas: 1\n    maxReplicas: 1\n    nodeSelector: {pool: none}\n"
