@@ -2,6 +2,8 @@
 // derive status from the workloads' own conditions. Every failure is a condition and an Event.
 #include "omed/controller/inference_service_plan.hpp"
 
+#include <algorithm>
+
 #include "omed/controller/admission.hpp"
 #include "omed/controller/benchmark_plan.hpp"
 
@@ -232,6 +234,10 @@ Plan inference_service_plan(const Input& in, const ServingLookups& lookups, Serv
                                                  {"reason", accelerator_reasons[c.component]}});
     components.set(c.component, std::move(cs));
   }
+  for (const char* gone : {"engine", "decoder", "router"})
+    if (std::none_of(r.components.begin(), r.components.end(),
+                     [&](const render::ComponentRender& c) { return c.component == gone; }))
+      p.drop_conditions.push_back(capitalized(gone) + "Ready");
   bool ingress = lookups.settings.ingress_creation || lookups.settings.gateway_api;
   if (!ingress)
     p.conditions.push_back({"IngressReady", "True", "IngressDisabled",

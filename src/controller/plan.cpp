@@ -159,10 +159,13 @@ json::Value desired_status(const json::Value& obj, const Plan& plan, std::chrono
     else
       status[m.key] = m.value;
   }
-  if (!plan.conditions.empty()) {
+  if (!plan.conditions.empty() || !plan.drop_conditions.empty()) {
     json::Array current;
     if (auto* c = status.get("conditions"); c && c->is_array())
-      current = c->as_array();
+      for (auto& cond : c->as_array())
+        if (std::find(plan.drop_conditions.begin(), plan.drop_conditions.end(), cond.string_or("type")) ==
+            plan.drop_conditions.end())
+          current.push_back(cond);
     for (auto& want : plan.conditions) {
       auto it = std::find_if(current.begin(), current.end(),
                              [&](const json::Value& c) { return c.string_or("type") == want.type; });

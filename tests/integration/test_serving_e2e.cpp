@@ -191,6 +191,10 @@ spec:
       return v.at_path("spec.selector") && v.at_path("spec.selector")->string_or("component") == "engine";
     });
     CHECK(svc.at_path("spec.selector")->string_or("component") == "engine");
+    obj = s.await({"inferenceservice", "phi-chat", "-n", "default"},
+                  [](const json::Value& v) { return condition(v, "RouterReady").empty() && ready(v); });
+    CHECK(condition(obj, "RouterReady").empty());  // no stale condition for a component that is gone
+    CHECK_FALSE(obj.at_path("status.components")->get("router"));
 
     // Deleting the InferenceService removes what it owns.
     auto del = s.kubectl({"delete", "inferenceservice", "phi-chat", "-n", "default", "--timeout=60s"}, 90000);

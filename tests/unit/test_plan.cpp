@@ -77,6 +77,12 @@ TEST_CASE("C9: status carries observedGeneration; an unchanged status is not wri
   o["status"]["conditions"].as_array().push_back(json::Object{{"type", "Foreign"}, {"status", "True"}});
   auto merged = desired_status(o, p, kNow);
   CHECK(merged.get("conditions")->as_array().size() == 2);
+  // A condition the plan stops reporting (a removed component's) is dropped, the rest kept.
+  Plan dropped = p;
+  dropped.drop_conditions.push_back("Foreign");
+  auto pruned = desired_status(o, dropped, kNow);
+  REQUIRE(pruned.get("conditions")->as_array().size() == 1);
+  CHECK(pruned.get("conditions")->as_array()[0].string_or("type") == "Ready");
   Plan silent;
   silent.write_status = false;
   CHECK(steps_for(obj(1, true), silent, {}, kNow).empty());

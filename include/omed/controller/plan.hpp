@@ -55,6 +55,7 @@ struct Plan {
   json::Object status;               // status fields the logic owns, besides conditions/observedGeneration
                                      // (a null value removes the field)
   std::vector<Condition> conditions;
+  std::vector<std::string> drop_conditions;  // condition types no longer reported (a removed component)
   std::vector<EventIntent> events;
   bool write_status = true;          // kinds without a status subresource set this false
   // Spec fields to fill in (a merge patch under "spec", guarded by the resourceVersion read):
