@@ -195,6 +195,9 @@ std::vector<ChildSpec> Controller::children() {
   if (im.opts.leader_election)
     out.push_back({pre + "elector", [impl](caf::local_actor* parent) { return parent->spawn(elector_fn, impl); }});
 
+  for (auto& c : im.opts.shared_children)
+    out.push_back({pre + c.name, c.start});
+
   auto applier_ref = [weak = std::weak_ptr<Impl>(impl)]() -> applier_actor {
     auto i = weak.lock();
     if (!i)

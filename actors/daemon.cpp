@@ -31,6 +31,7 @@
 #include "omed/log/logger.hpp"
 #include "omed/metrics/registry.hpp"
 #include "omed/runtime/readiness.hpp"
+#include "webhook.hpp"
 
 namespace omed::actors {
 
@@ -190,6 +191,7 @@ std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apise
     return hooks.make_reconciler(kind, key, [&] { return model_reconciler(kind, key); });
   };
   co.observed[node_observation].on_object = hooks.on_node;
+  co.shared_children.push_back(hooks.scorer);
   *node_gone = hooks.on_node_deleted;
   co.on_deleted = [reports, base_changed, hooks](const std::string& kind, const std::string& key,
                                                  const json::Value& last) {
@@ -253,6 +255,17 @@ int run_daemon(const DaemonConfig& cfg) {
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+
+  // Webhook certificates are checked before anything starts: a missing Secret mount is a
+  // configuration error, not something a restart fixes.
+  webhook::ServerOptions webhook_opts;
+  if (cfg.webhook) {
+    std::string err;
+    if (!prepare_webhook(cfg, webhook_opts, err)) {
+      lg.error("cannot serve the admission webhooks").kv("error", err);
+      return 2;
+    }
+  }
 
   metrics::Registry reg;
   reg.add_process_metrics();
@@ -378,6 +391,21 @@ int run_daemon(const DaemonConfig& cfg) {
       api->stop();
     return 1;
   }
+  std::unique_ptr<webhook::WebhookServer> webhooks;
+  if (cfg.webhook) {
+    try {
+      webhooks = start_webhook(std::move(webhook_opts), rest_config_for(cfg, api.get()));
+    } catch (const std::exception& e) {
+      lg.error("cannot start the admission webhook server").kv("error", e.what());
+      server.stop();
+      caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+      if (sim)
+        sim->stop();
+      if (api)
+        api->stop();
+      return 1;
+    }
+  }
   if (!cfg.port_file.empty()) {
     std::ofstream pf(cfg.port_file);
     pf << server.port() << "\n";
@@ -454,6 +482,8 @@ int run_daemon(const DaemonConfig& cfg) {
     // The root answers before it quits: wait for it to be gone so the count below is final.
     self->receive([](const caf::down_msg&) {}, caf::after(std::chrono::seconds(1)) >> [] {});
   }
+  if (webhooks)
+    webhooks->stop();
   server.stop();
   if (sim)
     sim->stop();

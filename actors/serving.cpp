@@ -2,6 +2,8 @@
 // indexes the InferenceService reconciler reads, and the wake-ups that keep it level-triggered.
 #include "omed/actors/serving.hpp"
 
+#include <mutex>
+
 #include <chrono>
 #include <ctime>
 
@@ -10,6 +12,7 @@
 #include "omed/controller/inference_service_plan.hpp"
 #include "omed/controller/model_reports.hpp"
 #include "omed/controller/object_index.hpp"
+#include "omed/actors/messages.hpp"
 #include "omed/k8s/discovery.hpp"
 #include "omed/k8s/rest_client.hpp"
 #include "omed/log/logger.hpp"
@@ -44,6 +47,8 @@ struct Shared {
   controller::ObjectIndex nodes;    // node name
   controller::ObjectIndex isvcs;    // "InferenceService/ns/name", as last seen (BenchmarkJobs read them)
   log::Logger log{"serving"};
+  std::mutex scorer_mu;
+  scorer_actor scorer;  // the current incarnation (replaced when it restarts)
 
   void requeue_isvcs(const std::vector<std::string>& keys) {
     if (!*w.controller)
@@ -58,6 +63,60 @@ struct Shared {
       (*w.controller)->requeue(kind, key);
   }
 };
+
+struct ScorerState {
+  std::shared_ptr<Shared> shared;
+  static inline const char* name = "omed.scorer";
+  // The handle in Shared must not keep a stopped scorer's memory (or the system's shutdown) waiting.
+  ~ScorerState() {
+    if (!shared)
+      return;
+    std::lock_guard<std::mutex> lk(shared->scorer_mu);
+    shared->scorer = nullptr;
+  }
+};
+
+// The scorer: the one writer of the runtime catalog, and who tells InferenceServices to re-rank.
+scorer_actor::behavior_type scorer_fn(scorer_actor::stateful_pointer<ScorerState> self, std::shared_ptr<Shared> s) {
+  self->state.shared = s;
+  {
+    std::lock_guard<std::mutex> lk(s->scorer_mu);
+    s->scorer = self;
+  }
+  return {
+    [s](event_atom, ObjectEvent& ev) {
+      if (!ev.object)
+        return;
+      const json::Value& rt = *ev.object;
+      auto change = ev.type == "DELETED"
+                      ? s->catalog.remove(rt.string_or("kind"), text(rt, "metadata.namespace"), text(rt, "metadata.name"))
+                      : s->catalog.put(rt);
+      if (!change.affected.empty())
+        s->log.with_object(rt.string_or("kind") + "/" + text(rt, "metadata.name"))
+          .info("runtime catalog changed; re-ranking")
+          .kv("inferenceServices", change.affected.size());
+      s->requeue_isvcs(change.affected);
+    },
+  };
+}
+
+void tell_scorer(Shared& s, std::string type, const json::Value& runtime) {
+  scorer_actor h;
+  {
+    std::lock_guard<std::mutex> lk(s.scorer_mu);
+    h = s.scorer;
+  }
+  ObjectEvent ev{std::move(type), std::make_shared<const json::Value>(runtime)};
+  if (h) {
+    caf::anon_send(h, event_atom_v, std::move(ev));
+    return;
+  }
+  // Before the scorer runs (it starts ahead of the kinds, so only in a restart's gap): index here.
+  auto change = ev.type == "DELETED" ? s.catalog.remove(runtime.string_or("kind"), text(runtime, "metadata.namespace"),
+                                                         text(runtime, "metadata.name"))
+                                      : s.catalog.put(runtime);
+  s.requeue_isvcs(change.affected);
+}
 
 // Only a spec change of a class can change a choice; status churn (node counts) cannot.
 bool spec_changed(const std::shared_ptr<const json::Value>& before, const json::Value& after) {
@@ -108,11 +167,8 @@ ServingHooks serving_hooks(ServingWiring wiring) {
     if (kind == "ServingRuntime" || kind == "ClusterServingRuntime")
       return [s](const controller::Input& in) {
         auto p = controller::admission_plan(in);
-        if (controller::accepted(p)) {
-          auto change = s->catalog.put(in.object);
-          if (change)
-            s->requeue_isvcs(change.affected);
-        }
+        if (controller::accepted(p))
+          tell_scorer(*s, "MODIFIED", in.object);
         return p;
       };
     if (kind == "AcceleratorClass")
@@ -159,11 +215,18 @@ ServingHooks serving_hooks(ServingWiring wiring) {
         l.model = [s](const std::string& mns, const std::string& name) {
           return s->w.models->get(mns.empty() ? "ClusterBaseModel/" + name : "BaseModel/" + mns + "/" + name);
         };
-        l.select_runtime = [s](const selection::ModelFacts& m, const selection::Requirements& r, const std::string& n) {
+        // Subscribed before the catalog is read: a runtime indexed after the read wakes us, one
+        // indexed before it is seen by it; no change falls in between.
+        l.select_runtime = [s, key](const selection::ModelFacts& m, const selection::Requirements& r,
+                                    const std::string& n) {
+          s->catalog.subscribe(key, m.format, "");
           return s->catalog.select(m, r, n);
         };
-        l.named_runtime = [s](const selection::ModelFacts& m, const selection::Requirements& r, const std::string& n,
-                              const std::string& name) { return s->catalog.validate(m, r, n, name); };
+        l.named_runtime = [s, key](const selection::ModelFacts& m, const selection::Requirements& r,
+                                   const std::string& n, const std::string& name) {
+          s->catalog.subscribe(key, m.format, "");
+          return s->catalog.validate(m, r, n, name);
+        };
         l.accelerator = [s](const json::Value& isvc, const std::string& component, const selection::RuntimeEntry& rt) {
           auto c = selection::choose_accelerator(isvc, component, rt, [s](const std::string& name) {
             return s->classes.get("AcceleratorClass/" + name);
@@ -191,8 +254,9 @@ ServingHooks serving_hooks(ServingWiring wiring) {
 
   h.on_deleted = [s](const std::string& kind, const std::string& key, const json::Value& last) {
     if (kind == "ServingRuntime" || kind == "ClusterServingRuntime") {
-      auto change = s->catalog.remove(kind, text(last, "metadata.namespace"), text(last, "metadata.name"));
-      s->requeue_isvcs(change.affected);
+      json::Value gone = last;
+      gone["kind"] = kind;
+      tell_scorer(*s, "DELETED", gone);
     } else if (kind == "AcceleratorClass") {
       if (s->classes.remove("AcceleratorClass/" + text(last, "metadata.name")) && *s->w.controller)
         (*s->w.controller)->resync(kIsvc);
@@ -207,6 +271,9 @@ ServingHooks serving_hooks(ServingWiring wiring) {
         s->wake_object(k);
     }
   };
+  h.scorer = ChildSpec{"scorer", [s](caf::local_actor* parent) {
+                         return caf::actor_cast<caf::actor>(parent->spawn(scorer_fn, s));
+                       }};
   h.on_node = [s](const json::Value& node) {
     if (s->nodes.put(text(node, "metadata.name"), node) && *s->w.controller)
       (*s->w.controller)->resync("AcceleratorClass");

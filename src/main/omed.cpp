@@ -121,6 +121,11 @@ config::Options daemon_options(const std::string& role) {
       .add("kueue-queue", config::OptionKind::String, "",
            "label workloads with this Kueue LocalQueue (an InferenceService's kueue.x-k8s.io/queue-name "
            "annotation wins)");
+  if (role == "controller" || role == "standalone")
+    o.add("webhook-addr", config::OptionKind::String, "",
+          "HOST:PORT to serve the admission webhooks on, over HTTPS (OME's is :9443; default: none)")
+      .add("webhook-cert-dir", config::OptionKind::String, "/tmp/k8s-webhook-server/serving-certs",
+           "directory holding the webhook serving certificate as tls.crt and tls.key (a mounted Secret)");
   if (role == "standalone")
     o.add("pvc-root", config::OptionKind::String, "",
           "the simulated cluster's volumes: claim NAMESPACE/NAME is the directory PVC_ROOT/NAMESPACE/NAME "
@@ -369,6 +374,16 @@ int run_role(const std::string& role, int argc, char** argv) {
     if (dc.render.gateway_api && dc.render.gateway_parents.empty()) {
       std::cerr << "omed " << role << ": --ingress gateway needs --gateway NAMESPACE/NAME\n";
       return 2;
+    }
+    if (auto addr = opts.str("webhook-addr"); !addr.empty()) {
+      if (!http::split_host_port(addr, dc.webhook_host, dc.webhook_port)) {
+        std::cerr << "omed " << role << ": --webhook-addr must be HOST:PORT, got '" << addr << "'\n";
+        return 2;
+      }
+      if (dc.webhook_host.empty())
+        dc.webhook_host = "0.0.0.0";  // ":9443", as controller-runtime takes it: every interface
+      dc.webhook = true;
+      dc.webhook_cert_dir = opts.str("webhook-cert-dir");
     }
     dc.render.inference_pool = opts.boolean("inference-pool");
     dc.render.kueue_queue = opts.str("kueue-queue");

@@ -49,6 +49,8 @@ struct ControllerOptions {
   std::function<Reconciler(const std::string& kind, const std::string& key)> make_reconciler;
   // An object of one of `kinds` is gone from the API (after its finalizers).
   std::function<void(const std::string& kind, const std::string& key, const json::Value& last)> on_deleted;
+  // Shared actors started after the applier and before the kinds (the scorer).
+  std::vector<ChildSpec> shared_children;
   // Prefixes every child's name (several agents in one standalone process).
   std::string name_prefix;
   SupervisorOptions supervision;

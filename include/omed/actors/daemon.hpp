@@ -47,6 +47,11 @@ struct DaemonConfig {
   int burst = 40;
   std::string parse_image;           // the image of pvc:// models' parse Jobs
   render::RenderSettings render;     // how InferenceServices are exposed (ingress, routes, pools, Kueue)
+  // Admission webhooks over HTTPS (controller-runtime's layout: CERT_DIR/tls.crt and tls.key).
+  bool webhook = false;
+  std::string webhook_host;
+  uint16_t webhook_port = 9443;
+  std::string webhook_cert_dir = "/tmp/k8s-webhook-server/serving-certs";
 
   // agent role: this node (NODE_NAME) and where its models go. standalone: one agent per
   // simulated node (agent_nodes), each with its own models root under models_root/<node>.

@@ -163,6 +163,11 @@ using resource_actor = caf::typed_actor<
 // resource actor's request never ends in an error it did not expect.
 using applier_actor = caf::typed_actor<caf::replies_to<write_atom, WriteRequest>::with<WriteResult>>;
 
+// The scorer keeps the runtime catalog: a ServingRuntime or ClusterServingRuntime that changed
+// (ADDED/MODIFIED) or went (DELETED) is indexed, and the InferenceServices whose choice it may
+// change are told to re-rank. Rankings read the index directly (a shared lock, microseconds).
+using scorer_actor = caf::typed_actor<caf::reacts_to<event_atom, ObjectEvent>>;
+
 // The agent's downloader: ensure (key, model) is level-triggered and idempotent; forget stops
 // the work and removes the files. Workers report (key, fingerprint, entry JSON, final).
 using downloader_actor = caf::typed_actor<

@@ -35,6 +35,8 @@ struct ServingHooks {
   std::function<void(const std::string& kind, const std::string& key, const json::Value& last)> on_deleted;
   std::function<void(const json::Value& node)> on_node;
   std::function<void(const std::string& key)> on_node_deleted;
+  // The scorer actor (ControllerOptions::shared_children).
+  ChildSpec scorer;
 };
 ServingHooks serving_hooks(ServingWiring wiring);
 
