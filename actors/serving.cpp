@@ -7,6 +7,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "omed/api/codec.hpp"
+#include "omed/api/validation.hpp"
 #include "omed/controller/admission.hpp"
 #include "omed/controller/benchmark_plan.hpp"
 #include "omed/controller/inference_service_plan.hpp"
@@ -118,6 +120,32 @@ void tell_scorer(Shared& s, std::string type, const json::Value& runtime) {
   s.requeue_isvcs(change.affected);
 }
 
+// OME's webhook refuses a runtime whose auto-selected format has the same priority as another
+// runtime's; reconcile cannot refuse a stored object, and excluding both would serve neither. It
+// keeps serving (ties go to the name) and says so.
+void warn_priority_conflicts(Shared& s, const json::Value& rt, controller::Plan& p) {
+  std::string kind = rt.string_or("kind");
+  std::string ns = text(rt, "metadata.namespace");
+  api::ValidationContext vctx;
+  vctx.runtimes_in_scope = [&s, &kind, &ns](const std::string&, const std::string&) {
+    std::vector<api::ServingRuntime> out;
+    for (auto& e : s.catalog.snapshot())
+      if (e->kind == kind && e->ns == ns && e->object) {
+        api::ErrorList ignored;
+        out.push_back(api::decode<api::ServingRuntime>(*e->object, ignored));
+      }
+    return out;
+  };
+  auto vr = api::validate_object(rt, &vctx);
+  if (vr.ok())
+    return;
+  std::string msg;
+  for (auto& e : vr.errors)
+    msg += (msg.empty() ? "" : "; ") + e.to_string();
+  p.events.push_back({"Warning", "PriorityConflict", "Validate",
+                      msg + " (both stay selectable; equal scores go to the first name)"});
+}
+
 // Only a spec change of a class can change a choice; status churn (node counts) cannot.
 bool spec_changed(const std::shared_ptr<const json::Value>& before, const json::Value& after) {
   if (!before)
@@ -167,8 +195,10 @@ ServingHooks serving_hooks(ServingWiring wiring) {
     if (kind == "ServingRuntime" || kind == "ClusterServingRuntime")
       return [s](const controller::Input& in) {
         auto p = controller::admission_plan(in);
-        if (controller::accepted(p))
+        if (controller::accepted(p)) {
           tell_scorer(*s, "MODIFIED", in.object);
+          warn_priority_conflicts(*s, in.object, p);
+        }
         return p;
       };
     if (kind == "AcceleratorClass")

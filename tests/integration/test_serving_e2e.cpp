@@ -272,5 +272,12 @@ spec:
     CHECK(condition(obj, "Ready", "message").find("srt-does-not-exist") != std::string::npos);
     auto events = s.get_json({"events", "-n", "default", "--field-selector", "involvedObject.name=nomodel"});
     CHECK(json::dump(events).find("BaseModelNotFound") != std::string::npos);
+    // srt-phi-big-only repeats srt-phi-a's format at the same priority: served, with a warning.
+    json::Value conflict;
+    for (int i = 0; i < 40 && json::dump(conflict).find("PriorityConflict") == std::string::npos; ++i) {
+      conflict = s.get_json({"events", "-A", "--field-selector", "involvedObject.name=srt-phi-big-only"});
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    CHECK(json::dump(conflict).find("same priority assigned for the model format") != std::string::npos);
   }
 }
