@@ -6,6 +6,7 @@
 
 #include "omed/controller/admission.hpp"
 #include "omed/controller/benchmark_plan.hpp"
+#include "omed/render/predictor_migration.hpp"
 
 namespace omed::controller {
 
@@ -116,7 +117,13 @@ Plan inference_service_plan(const Input& in, const ServingLookups& lookups, Serv
         p.conditions.push_back({"Ready", "False", "InvalidSpec", c.message});
     return p;
   }
-  const json::Value& isvc = in.object;
+  // OME's deprecated predictor layout is read as model/runtime/engine (the stored spec is left alone).
+  const bool migrated = render::uses_predictor(in.object);
+  const json::Value isvc_view = migrated ? render::migrate_predictor(in.object) : json::Value();
+  const json::Value& isvc = migrated ? isvc_view : in.object;
+  if (migrated)
+    p.conditions.push_back({"PredictorMigrated", "True", "DeprecatedPredictor",
+                            "spec.predictor is deprecated; it is served as spec.model, spec.runtime and spec.engine"});
   std::string ns = text(isvc, "metadata.namespace");
   std::string name = text(isvc, "metadata.name");
 
