@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "omed/actors/controller.hpp"
+#include "omed/apiserver/tls.hpp"
 #include "omed/actors/serving.hpp"
 #include "omed/actors/demo.hpp"
 #include "omed/actors/model_agent.hpp"
@@ -70,8 +71,10 @@ k8s::RestConfig rest_config_for(const DaemonConfig& cfg, const apiserver::ApiSer
   return k8s::load_config(ko);
 }
 
+using ExplainFn = std::function<json::Value(const std::string& ns, const std::string& name)>;
+
 std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apiserver::ApiServer* api,
-                                            metrics::Registry& reg, runtime::Readiness& ready) {
+                                            metrics::Registry& reg, runtime::Readiness& ready, ExplainFn& explain) {
   ControllerOptions co;
   co.rest = rest_config_for(cfg, api);
   co.client.qps = cfg.qps;
@@ -187,6 +190,7 @@ std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apise
   serving.settings = cfg.render;
   add_serving_owned(co, serving.settings);
   auto hooks = serving_hooks(serving);
+  explain = hooks.explain;
   co.make_reconciler = [hooks, model_reconciler](const std::string& kind, const std::string& key) -> Reconciler {
     return hooks.make_reconciler(kind, key, [&] { return model_reconciler(kind, key); });
   };
@@ -304,9 +308,10 @@ int run_daemon(const DaemonConfig& cfg) {
 
   // The controller's long-lived pieces (client, directory) must outlive every actor.
   std::unique_ptr<Controller> controller;
+  ExplainFn explain;
   if (cfg.role == "controller" || cfg.role == "standalone") {
     try {
-      controller = make_controller(cfg, api.get(), reg, ready);
+      controller = make_controller(cfg, api.get(), reg, ready, explain);
     } catch (const std::exception& e) {
       lg.error("cannot configure the controller").kv("error", e.what());
       if (sim)
@@ -376,6 +381,67 @@ int run_daemon(const DaemonConfig& cfg) {
     bool verbose = ex->request().query.find("verbose") != std::string::npos;
     ex->respond(http::Response::text(ok ? 200 : 503, verbose ? ready.verbose() : (ok ? "ok\n" : ready.verbose())));
   });
+  // The admin API: a bearer token from a file (standalone makes one beside its kubeconfig).
+  std::string admin_token;
+  std::string admin_dir = cfg.apiserver ? cfg.apiserver->data_dir : std::string();
+  try {
+    if (!cfg.admin_token_file.empty()) {
+      std::ifstream in(cfg.admin_token_file);
+      if (!in || !std::getline(in, admin_token) || admin_token.empty())
+        throw std::runtime_error("cannot read a token from " + cfg.admin_token_file);
+    } else if (cfg.role == "standalone" && !admin_dir.empty()) {
+      admin_token = apiserver::generate_token();
+      apiserver::write_private_file((std::filesystem::path(admin_dir) / "admin-token").string(), admin_token + "\n");
+    }
+  } catch (const std::exception& e) {
+    lg.error("cannot set up the admin API token").kv("error", e.what());
+    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+    if (sim)
+      sim->stop();
+    if (api)
+      api->stop();
+    return 2;
+  }
+  if (!admin_token.empty() && cfg.http_host != "127.0.0.1" && cfg.http_host != "::1" && cfg.http_host != "localhost") {
+    // A token sent in clear across a network is a token given away.
+    lg.error("the admin API needs a loopback --http-addr (it has no TLS yet)").kv("http", cfg.http_host);
+    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+    if (sim)
+      sim->stop();
+    if (api)
+      api->stop();
+    return 2;
+  }
+  router.add("", "/admin/*", "admin", [&admin_token, &explain](std::shared_ptr<http::Exchange> ex) {
+    const auto& rq = ex->request();
+    auto fail = [&](int code, const std::string& reason, const std::string& msg) {
+      ex->respond(http::Response::json(code, json::dump(json::Value(json::Object{{"status", code}, {"reason", reason}, {"error", msg}}))));
+    };
+    if (admin_token.empty())
+      return fail(404, "Disabled", "the admin API is off: start omed with --admin-token-file");
+    const std::string* auth = rq.header("Authorization");
+    std::string want = "Bearer " + admin_token;
+    // Compared in full whatever the first difference, so timing says nothing about the token.
+    bool ok = auth && auth->size() == want.size();
+    unsigned diff = 0;
+    for (size_t i = 0; ok && i < want.size(); ++i)
+      diff |= static_cast<unsigned char>((*auth)[i] ^ want[i]);
+    if (!ok || diff != 0)
+      return fail(401, "Unauthorized", "a valid bearer token is required (the admin token file)");
+    const std::string prefix = "/admin/v1/explain/";
+    if (rq.method == "GET" && rq.path.rfind(prefix, 0) == 0) {
+      std::string rest = rq.path.substr(prefix.size());
+      auto slash = rest.find('/');
+      if (slash == std::string::npos || slash == 0 || slash + 1 >= rest.size())
+        return fail(400, "BadRequest", "use /admin/v1/explain/NAMESPACE/NAME");
+      if (!explain)
+        return fail(404, "NotFound", "this process runs no controller");
+      auto out = explain(rest.substr(0, slash), rest.substr(slash + 1));
+      int code = out.get("status") && out.get("status")->is_int() ? static_cast<int>(out.get("status")->as_int()) : 200;
+      return ex->respond(http::Response::json(code, json::pretty(out)));
+    }
+    fail(404, "NotFound", "no admin endpoint " + rq.method + " " + rq.path);
+  });
   http::ServerOptions ho;
   ho.host = cfg.http_host;
   ho.port = cfg.http_port;
@@ -409,6 +475,11 @@ int run_daemon(const DaemonConfig& cfg) {
   if (!cfg.port_file.empty()) {
     std::ofstream pf(cfg.port_file);
     pf << server.port() << "\n";
+  }
+  if (!admin_token.empty() && !admin_dir.empty() && cfg.role == "standalone") {
+    // omectl --data-dir finds the daemon here.
+    std::ofstream au(std::filesystem::path(admin_dir) / "admin-url");
+    au << "http://" << (cfg.http_host == "0.0.0.0" ? std::string("127.0.0.1") : cfg.http_host) << ":" << server.port() << "\n";
   }
   lg.info("omed started")
     .kv("version", OMED_VERSION)

@@ -14,6 +14,7 @@
 #include "omed/controller/inference_service_plan.hpp"
 #include "omed/controller/model_reports.hpp"
 #include "omed/controller/object_index.hpp"
+#include "omed/render/predictor_migration.hpp"
 #include "omed/actors/messages.hpp"
 #include "omed/k8s/discovery.hpp"
 #include "omed/k8s/rest_client.hpp"
@@ -144,6 +145,78 @@ void warn_priority_conflicts(Shared& s, const json::Value& rt, controller::Plan&
     msg += (msg.empty() ? "" : "; ") + e.to_string();
   p.events.push_back({"Warning", "PriorityConflict", "Validate",
                       msg + " (both stay selectable; equal scores go to the first name)"});
+}
+
+json::Value explain_selection(Shared& s, const std::string& ns, const std::string& name) {
+  auto fail = [](int status, const std::string& msg) {
+    return json::Value(json::Object{{"status", status}, {"error", msg}});
+  };
+  auto stored = s.isvcs.get("InferenceService/" + ns + "/" + name);
+  if (!stored)
+    return fail(404, "no InferenceService " + ns + "/" + name + " is known to this controller");
+  json::Value isvc = render::migrate_predictor(*stored);
+  std::string model_name = text(isvc, "spec.model.name");
+  auto model = s.w.models->get("BaseModel/" + ns + "/" + model_name);
+  if (!model)
+    model = s.w.models->get("ClusterBaseModel/" + model_name);
+  if (!model)
+    return fail(404, "the model " + model_name + " of " + ns + "/" + name + " is neither a BaseModel in " + ns +
+                       " nor a ClusterBaseModel");
+  auto facts = selection::ModelFacts::from_object(*model);
+  auto req = selection::Requirements::from_isvc(isvc);
+  std::string named = text(isvc, "spec.runtime.name");
+  // Every visible runtime, not the catalog's format index: an explanation names them all.
+  auto entries = s.catalog.snapshot();
+  std::vector<const selection::RuntimeEntry*> namespaced, cluster;
+  for (auto& e : entries) {
+    if (e->cluster())
+      cluster.push_back(e.get());
+    else if (e->ns == ns)
+      namespaced.push_back(e.get());
+  }
+  selection::Selection sel;
+  if (named.empty()) {
+    sel = selection::select_runtime(facts, req, namespaced, cluster);
+  } else {
+    auto e = s.catalog.find(ns, named);
+    sel = selection::validate_runtime(facts, req, e.get(), named, ns);
+    if (e)
+      sel.keep.push_back(e);
+  }
+  json::Array candidates;
+  for (auto& c : sel.candidates)
+    candidates.push_back(json::Object{{"kind", c.kind},
+                                      {"namespace", c.ns},
+                                      {"name", c.name},
+                                      {"verdict", selection::to_string(c.verdict)},
+                                      {"score", c.score},
+                                      {"sizeDistance", c.size_distance},
+                                      {"reason", c.reason}});
+  json::Object m{{"key", model->string_or("kind") + "/" + (text(*model, "metadata.namespace").empty()
+                                                             ? std::string()
+                                                             : text(*model, "metadata.namespace") + "/") +
+                           model_name},
+                 {"format", facts.format},
+                 {"formatVersion", facts.format_version},
+                 {"framework", facts.framework},
+                 {"frameworkVersion", facts.framework_version},
+                 {"architecture", facts.architecture},
+                 {"quantization", facts.quantization},
+                 {"size", facts.size_text}};
+  json::Array classes;
+  for (auto& c : req.accelerator_classes)
+    classes.push_back(c);
+  json::Object out{{"inferenceService", ns + "/" + name},
+                   {"mode", named.empty() ? "auto-select" : "named"},
+                   {"model", std::move(m)},
+                   {"acceleratorClasses", std::move(classes)},
+                   {"summary", sel.summary(4096)},
+                   {"candidates", std::move(candidates)}};
+  if (sel.chosen)
+    out.set("chosen", json::Object{{"kind", sel.chosen->kind}, {"namespace", sel.chosen->ns}, {"name", sel.chosen->name}});
+  if (!sel.error.empty())
+    out.set("error", sel.error);
+  return out;
 }
 
 // Only a spec change of a class can change a choice; status churn (node counts) cannot.
@@ -304,6 +377,7 @@ ServingHooks serving_hooks(ServingWiring wiring) {
   h.scorer = ChildSpec{"scorer", [s](caf::local_actor* parent) {
                          return caf::actor_cast<caf::actor>(parent->spawn(scorer_fn, s));
                        }};
+  h.explain = [s](const std::string& ns, const std::string& name) { return explain_selection(*s, ns, name); };
   h.on_node = [s](const json::Value& node) {
     if (s->nodes.put(text(node, "metadata.name"), node) && *s->w.controller)
       (*s->w.controller)->resync("AcceleratorClass");

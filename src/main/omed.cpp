@@ -118,6 +118,9 @@ config::Options daemon_options(const std::string& role) {
            "parent Gateways of rendered HTTPRoutes (comma-separated NAMESPACE/NAME)")
       .add("inference-pool", config::OptionKind::Bool, "false",
            "render a Gateway API Inference Extension InferencePool over each InferenceService's engine pods")
+      .add("admin-token-file", config::OptionKind::String, "",
+           "serve the admin API (/admin/v1/..., e.g. omectl explain) to holders of the bearer token in this file "
+           "(standalone writes one to DATA_DIR/admin-token when not given)")
       .add("kueue-queue", config::OptionKind::String, "",
            "label workloads with this Kueue LocalQueue (an InferenceService's kueue.x-k8s.io/queue-name "
            "annotation wins)");
@@ -387,6 +390,7 @@ int run_role(const std::string& role, int argc, char** argv) {
     }
     dc.render.inference_pool = opts.boolean("inference-pool");
     dc.render.kueue_queue = opts.str("kueue-queue");
+    dc.admin_token_file = opts.str("admin-token-file");
   }
   if (role == "standalone")
     dc.leader_election = false;  // one process: nobody to elect

@@ -145,6 +145,34 @@ TEST_CASE("InferenceServices on a Hub model become Ready, re-rank on catalog cha
     auto role = s.get_json({"role", "phi-chat-router", "-n", "default"});
     CHECK(json::dump(*role.at_path("rules")).find("\"pods\"") != std::string::npos);
 
+    // omectl explains the choice through the admin API, every runtime with its verdict.
+    if (const char* omectl = std::getenv("OMECTL_BIN")) {
+      auto ex = run({omectl, "explain", "default/phi-chat", "--data-dir", s.data_dir().string(), "--output", "json"}, {},
+                    s.dir());
+      INFO(ex.describe());
+      REQUIRE(ex.rc == 0);
+      auto why = json::parse(ex.out);
+      CHECK(text(why, "mode") == "auto-select");
+      CHECK(why.at_path("chosen")->string_or("name") == "srt-phi-a");
+      CHECK(why.at_path("model")->string_or("architecture") == "PhiModel");
+      REQUIRE(why.at_path("candidates")->as_array().size() == 1);
+      CHECK(why.at_path("candidates")->as_array()[0].string_or("verdict") == "Selected");
+      auto table = run({omectl, "explain", "default/phi-chat", "--data-dir", s.data_dir().string()}, {}, s.dir());
+      CHECK(table.rc == 0);
+      CHECK(table.out.find("Selected") != std::string::npos);
+      CHECK(table.out.find("srt-phi-a") != std::string::npos);
+      // A wrong token is refused (exit 3); an unknown InferenceService is an error (exit 1).
+      write_file(s.dir() / "wrong-token", "not-the-token\n");
+      auto refused = run({omectl, "explain", "default/phi-chat", "--data-dir", s.data_dir().string(), "--token-file",
+                          (s.dir() / "wrong-token").string()}, {}, s.dir());
+      CHECK(refused.rc == 3);
+      auto missing = run({omectl, "explain", "default/nope", "--data-dir", s.data_dir().string()}, {}, s.dir());
+      CHECK(missing.rc == 1);
+      CHECK(missing.err.find("no InferenceService default/nope") != std::string::npos);
+    } else {
+      WARN("OMECTL_BIN not set: omectl explain not checked");
+    }
+
     // A BenchmarkJob against it: genai-bench told the real served model name, the key from a Secret.
     REQUIRE(s.kubectl({"create", "secret", "generic", "phi-api", "-n", "default", "--from-literal=API_KEY=sk-e2e-secret"}).rc == 0);
     s.apply("bench", R"Y(apiVersion: ome.io/v1beta1

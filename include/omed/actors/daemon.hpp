@@ -47,6 +47,9 @@ struct DaemonConfig {
   int burst = 40;
   std::string parse_image;           // the image of pvc:// models' parse Jobs
   render::RenderSettings render;     // how InferenceServices are exposed (ingress, routes, pools, Kueue)
+  // The admin API (/admin/v1/...) on the HTTP server answers only with this file's bearer token;
+  // empty: off, except standalone, which writes one to DATA_DIR/admin-token (and DATA_DIR/admin-url).
+  std::string admin_token_file;
   // Admission webhooks over HTTPS (controller-runtime's layout: CERT_DIR/tls.crt and tls.key).
   bool webhook = false;
   std::string webhook_host;

@@ -37,6 +37,10 @@ struct ServingHooks {
   std::function<void(const std::string& key)> on_node_deleted;
   // The scorer actor (ControllerOptions::shared_children).
   ChildSpec scorer;
+  // The full runtime selection of one InferenceService as JSON: the model as selection sees it
+  // and every visible runtime with its verdict, score and reason (the admin API's explain).
+  // {"error": ...} with "status": 404 when the InferenceService or its model is unknown.
+  std::function<json::Value(const std::string& ns, const std::string& name)> explain;
 };
 ServingHooks serving_hooks(ServingWiring wiring);
 
