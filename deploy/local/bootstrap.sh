@@ -8,8 +8,9 @@ OMED_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # Build toolchain and libraries.
 OMED_BUILD_PKGS=(g++ meson ninja-build pkg-config libcaf-dev libboost-dev rapidjson-dev libyaml-cpp-dev
   libcurl4-openssl-dev catch2 libssl-dev libedit-dev)
-# Outside programs the tests drive (promtool, a second Kubernetes client, peers for benchmarks).
-OMED_TEST_PKGS=(python3 python3-kubernetes prometheus curl ca-certificates)
+# Outside programs the tests drive (promtool, a second Kubernetes client, peers for benchmarks,
+# CBC for the packer's exact-solver comparison).
+OMED_TEST_PKGS=(python3 python3-kubernetes prometheus curl ca-certificates coinor-cbc)
 # Test tools from the npm registry, kept in the git-ignored .omed/npm: s3rver is the S3 server
 # the [model-sources-s3] tests start (they skip loudly without it).
 OMED_TEST_NPM=(s3rver@3.7.1)
