@@ -188,6 +188,7 @@ std::unique_ptr<Controller> make_controller(const DaemonConfig& cfg, const apise
   serving.reports = reports;
   serving.controller = self_slot;
   serving.settings = cfg.render;
+  serving.caches_synced = [&ready] { return ready.is_open("watches"); };
   add_serving_owned(co, serving.settings);
   auto hooks = serving_hooks(serving);
   explain = hooks.explain;

@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include <atomic>
 #include <chrono>
 #include <ctime>
 
@@ -52,6 +53,23 @@ struct Shared {
   log::Logger log{"serving"};
   std::mutex scorer_mu;
   scorer_actor scorer;  // the current incarnation (replaced when it restarts)
+  std::chrono::steady_clock::time_point born = std::chrono::steady_clock::now();
+  std::atomic<bool> sync_wait_over{false};
+
+  // Waits for every watch to list, but not forever: one watch that cannot list (RBAC, a CRD gone)
+  // must not stop serving; /readyz names it meanwhile.
+  bool wait_for_caches() {
+    if (sync_wait_over || !w.caches_synced || w.caches_synced()) {
+      sync_wait_over = true;
+      return false;
+    }
+    if (std::chrono::steady_clock::now() - born > std::chrono::seconds(30)) {
+      if (!sync_wait_over.exchange(true))
+        log.warn("not every watch has listed after 30 s; reconciling InferenceServices anyway (see /readyz)");
+      return false;
+    }
+    return true;
+  }
 
   void requeue_isvcs(const std::vector<std::string>& keys) {
     if (!*w.controller)
@@ -301,6 +319,13 @@ ServingHooks serving_hooks(ServingWiring wiring) {
       };
     if (kind == kIsvc)
       return [s, key](const controller::Input& in) {
+        if (s->wait_for_caches()) {
+          controller::Plan wait;
+          wait.wants_finalizer = false;
+          wait.write_status = false;
+          wait.requeue_after = std::chrono::milliseconds(500);
+          return wait;
+        }
         std::string ns = text(in.object, "metadata.namespace");
         std::string self_key = "InferenceService/" + ns + "/" + text(in.object, "metadata.name");
         if (s->isvcs.put(self_key, in.object))

@@ -32,6 +32,12 @@ bool Readiness::ready() const {
   return true;
 }
 
+bool Readiness::is_open(const std::string& gate) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = gates_.find(gate);
+  return it != gates_.end() && it->second.open;
+}
+
 std::vector<Readiness::Gate> Readiness::gates() const {
   std::lock_guard<std::mutex> lk(mu_);
   std::vector<Gate> out;

@@ -24,6 +24,9 @@ struct ServingWiring {
   // The controller, once built (wakes resource actors).
   std::shared_ptr<Controller*> controller;
   render::RenderSettings settings;
+  // True once every watch has listed: before that the catalog and the indexes are partial, and an
+  // InferenceService ranked then could be rolled to a runtime it leaves again a second later.
+  std::function<bool()> caches_synced;
 };
 
 // Serving's part of the controller's reconcilers: InferenceService, ServingRuntime,

@@ -16,6 +16,8 @@ public:
   void open(const std::string& gate);
   void close(const std::string& gate, std::string reason);
   bool ready() const;
+  // Whether one gate exists and is open.
+  bool is_open(const std::string& gate) const;
   struct Gate {
     std::string name;
     bool open = false;
